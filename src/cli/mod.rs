@@ -1,0 +1,36 @@
+//! Command-line interface: one file per subcommand, one enum arm each.
+
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status: a finding (invalid definitions, a failed verdict).
+pub const EXIT_FINDING: u8 = 1;
+/// Exit status: bad usage or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// slogate: the SLO gatekeeper for progressive delivery.
+///
+/// Reads SLO definitions (slogate's own format, Sloth and OpenSLO), generates Prometheus
+/// rules, Alertmanager routing, Grafana dashboards and Argo Rollouts templates, and returns
+/// pass / fail / inconclusive verdicts that rollouts wait on.
+#[derive(Debug, Parser)]
+#[command(name = "slogate", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Validate(validate::ValidateArgs),
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+    }
+}

@@ -1,0 +1,23 @@
+//! SLO definitions: one canonical model ([`model`]) read from slogate's own format
+//! ([`native`]), Sloth specs ([`sloth`]) and OpenSLO documents ([`openslo`]).
+//!
+//! Reading goes file -> YAML documents with a path index ([`yaml`]) -> a format's serde types
+//! -> the model, with small shared checks ([`check`]) recording problems by field path; the
+//! loader ([`load`]) places each problem in its file as `FILE:LINE:COL`.
+
+pub mod check;
+pub mod diagnostic;
+pub mod duration;
+pub mod load;
+pub mod model;
+pub mod native;
+pub mod openslo;
+pub mod query;
+pub mod sloth;
+pub mod yaml;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use duration::PromDuration;
+pub use load::{Catalog, LoadReport, load_paths, load_texts};
+pub use model::*;
+pub use query::QueryTemplate;

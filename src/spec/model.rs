@@ -1,0 +1,439 @@
+//! The canonical model: what every input format is mapped into and what every generator and
+//! evaluator reads. Values here are already validated; nothing downstream re-checks them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::duration::PromDuration;
+use super::query::QueryTemplate;
+
+/// A service's SLOs and its canary analysis profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLevels {
+    /// Service name: a label value on every generated series and the stem of generated files.
+    pub service: String,
+    /// Owning team: routes alerts, notifications and reports.
+    pub team: Option<String>,
+    /// Labels added to every generated series and alert of the service.
+    pub labels: BTreeMap<String, String>,
+    /// The SLOs, in file order.
+    pub slos: Vec<Slo>,
+    /// How to compare a canary with its baseline; absent when the service has no canary gate.
+    pub canary: Option<CanaryProfile>,
+    /// Where the definition came from, for messages.
+    pub origin: Origin,
+}
+
+/// The file and format a definition was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as given on the command line or found in the directory.
+    pub file: PathBuf,
+    /// The format of the document(s).
+    pub format: SourceFormat,
+}
+
+/// The input formats slogate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// `apiVersion: slogate/v1`, `kind: ServiceLevels`.
+    Native,
+    /// Sloth's `version: prometheus/v1`.
+    SlothPrometheusV1,
+    /// Sloth's Kubernetes CR, `sloth.slok.dev/v1` `PrometheusServiceLevel`.
+    SlothKubernetes,
+    /// OpenSLO `openslo/v1` SLO documents.
+    OpenSloV1,
+    /// OpenSLO `openslo/v1alpha` SLO documents (the form Sloth reads).
+    OpenSloV1Alpha,
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceFormat::Native => "slogate/v1",
+            SourceFormat::SlothPrometheusV1 => "sloth prometheus/v1",
+            SourceFormat::SlothKubernetes => "sloth.slok.dev/v1 PrometheusServiceLevel",
+            SourceFormat::OpenSloV1 => "openslo/v1",
+            SourceFormat::OpenSloV1Alpha => "openslo/v1alpha",
+        })
+    }
+}
+
+/// One service level objective.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// Name, unique within the service; a label value on generated series.
+    pub name: String,
+    /// What the SLO promises, in words.
+    pub description: Option<String>,
+    /// Target share of good events, in percent (0 < objective < 100).
+    pub objective: f64,
+    /// The window the objective is measured over.
+    pub period: Period,
+    /// How the error budget is counted.
+    pub budgeting: Budgeting,
+    /// How good and bad are measured.
+    pub sli: Sli,
+    /// Labels added to this SLO's series and alerts (on top of the service's).
+    pub labels: BTreeMap<String, String>,
+    /// Burn-rate alerting settings.
+    pub alerting: Alerting,
+}
+
+impl Slo {
+    /// The error budget as a ratio of events (1 - objective/100): 0.001 for 99.9%.
+    pub fn error_budget(&self) -> f64 {
+        1.0 - self.objective / 100.0
+    }
+}
+
+/// The window an objective is measured over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Period {
+    /// The last `duration`, at any moment (the usual SRE choice: 28d or 30d).
+    Rolling(PromDuration),
+    /// Calendar-aligned windows (a month, a quarter), as OpenSLO allows.
+    Calendar(CalendarPeriod),
+}
+
+impl Period {
+    /// A fixed length for the period: the rolling duration, or the calendar window's nominal
+    /// length (a month is 30 days, a quarter 90, a year 365). Burn-rate windows scale with it.
+    pub fn nominal(&self) -> PromDuration {
+        match self {
+            Period::Rolling(d) => *d,
+            Period::Calendar(c) => PromDuration::from_secs(c.unit.nominal_secs() * c.count as u64),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Rolling(d) => write!(f, "{d} rolling"),
+            Period::Calendar(c) => write!(f, "{} {:?} calendar", c.count, c.unit),
+        }
+    }
+}
+
+/// A calendar-aligned period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarPeriod {
+    /// How many units make one period.
+    pub count: u32,
+    /// The calendar unit.
+    pub unit: CalendarUnit,
+    /// When the first period starts (`2022-01-01 12:00:00`), if given.
+    pub start: Option<String>,
+    /// The IANA time zone the calendar is read in, if given.
+    pub time_zone: Option<String>,
+}
+
+/// Calendar units of OpenSLO time windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarUnit {
+    /// Calendar minute (OpenSLO allows it; rarely meant).
+    Minute,
+    /// Calendar hour.
+    Hour,
+    /// Calendar day.
+    Day,
+    /// Calendar week.
+    Week,
+    /// Calendar month.
+    Month,
+    /// Calendar quarter.
+    Quarter,
+    /// Calendar year.
+    Year,
+}
+
+impl CalendarUnit {
+    /// The unit's nominal length in seconds.
+    pub fn nominal_secs(self) -> u64 {
+        const DAY: u64 = 86_400;
+        match self {
+            CalendarUnit::Minute => 60,
+            CalendarUnit::Hour => 3_600,
+            CalendarUnit::Day => DAY,
+            CalendarUnit::Week => 7 * DAY,
+            CalendarUnit::Month => 30 * DAY,
+            CalendarUnit::Quarter => 90 * DAY,
+            CalendarUnit::Year => 365 * DAY,
+        }
+    }
+}
+
+/// How the error budget is counted (OpenSLO's budgeting methods).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Budgeting {
+    /// Every event counts the same: bad events / all events.
+    Occurrences,
+    /// Time is cut into slices; a slice is good when its own good ratio reaches
+    /// `slice_objective`; the SLI is the share of good slices.
+    Timeslices {
+        /// Length of one slice.
+        slice: PromDuration,
+        /// The good ratio (0..1) a slice needs to count as good.
+        slice_objective: f64,
+    },
+    /// The SLI is the average of per-slice good ratios.
+    RatioTimeslices {
+        /// Length of one slice.
+        slice: PromDuration,
+    },
+}
+
+/// How an SLO tells good from bad.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    /// Bad events over all events: error ratio = errors / total.
+    ErrorEvents {
+        /// Rate of bad events over `{{window}}`.
+        errors: QueryTemplate,
+        /// Rate of all events over `{{window}}`.
+        total: QueryTemplate,
+    },
+    /// Good events over all events: error ratio = 1 - good / total.
+    GoodEvents {
+        /// Rate of good events over `{{window}}`.
+        good: QueryTemplate,
+        /// Rate of all events over `{{window}}`.
+        total: QueryTemplate,
+    },
+    /// A query that yields the error ratio over `{{window}}` itself.
+    ErrorRatio {
+        /// The error-ratio query.
+        query: QueryTemplate,
+    },
+    /// The share of requests slower than a threshold, from a histogram.
+    Latency(LatencySli),
+}
+
+/// A latency SLI: requests slower than `threshold` are bad.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencySli {
+    /// The histogram's metric name (`http_request_duration_seconds`, without `_bucket`).
+    pub histogram: String,
+    /// Label matchers without braces (`service="api",route!="/health"`), possibly empty.
+    pub matchers: String,
+    /// Requests slower than this are bad. For a classic histogram it must be a bucket bound.
+    pub threshold: PromDuration,
+    /// Classic (`_bucket`/`_count` series) or native histogram.
+    pub kind: HistogramKind,
+}
+
+/// The two kinds of Prometheus histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistogramKind {
+    /// `_bucket{le=...}`, `_count`, `_sum` series.
+    Classic,
+    /// One native (sparse) histogram series.
+    Native,
+}
+
+impl Sli {
+    /// The SLI as one error-ratio query over `{{window}}`: what recording rules record and what
+    /// the evaluator asks Prometheus. Every SLI kind reduces to this one shape.
+    pub fn error_ratio(&self) -> QueryTemplate {
+        match self {
+            Sli::ErrorEvents { errors, total } => {
+                QueryTemplate::from_normalized(format!("({errors})\n/\n({total})"))
+            }
+            Sli::GoodEvents { good, total } => {
+                QueryTemplate::from_normalized(format!("1 - (\n({good})\n/\n({total})\n)"))
+            }
+            Sli::ErrorRatio { query } => query.clone(),
+            Sli::Latency(l) => l.error_ratio(),
+        }
+    }
+}
+
+impl LatencySli {
+    fn threshold_seconds(&self) -> String {
+        let secs = self.threshold.as_std().as_secs_f64();
+        // Prometheus writes bucket bounds as Go floats: 0.5, 1, 2.5.
+        format!("{secs}")
+    }
+
+    /// The share of requests slower than the threshold over `{{window}}`.
+    fn error_ratio(&self) -> QueryTemplate {
+        let h = &self.histogram;
+        let m = &self.matchers;
+        let le = self.threshold_seconds();
+        let sep = if m.is_empty() { "" } else { "," };
+        let text = match self.kind {
+            HistogramKind::Classic => format!(
+                "1 - (\nsum(rate({h}_bucket{{{m}{sep}le=\"{le}\"}}[{{{{window}}}}]))\n/\nsum(rate({h}_count{{{m}}}[{{{{window}}}}]))\n)"
+            ),
+            HistogramKind::Native => {
+                format!("1 - histogram_fraction(0, {le}, sum(rate({h}{{{m}}}[{{{{window}}}}])))")
+            }
+        };
+        QueryTemplate::from_normalized(text)
+    }
+}
+
+/// Burn-rate alerting for one SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerting {
+    /// Alert name; defaults to a name derived from service and SLO.
+    pub name: Option<String>,
+    /// Labels on both tiers' alerts.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations on both tiers' alerts.
+    pub annotations: BTreeMap<String, String>,
+    /// The fast-burn tier that wakes someone.
+    pub page: AlertTier,
+    /// The slow-burn tier that opens a ticket.
+    pub ticket: AlertTier,
+    /// Low-traffic guard: no alert while the alert window saw fewer events than this.
+    pub min_events: Option<u64>,
+}
+
+/// One alert tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertTier {
+    /// False when the user turned the tier off.
+    pub enabled: bool,
+    /// Where the tier's alerts go.
+    pub route: Route,
+    /// Labels on this tier's alerts.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations on this tier's alerts.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl AlertTier {
+    /// An enabled tier with the given route and nothing else.
+    pub fn enabled(route: Route) -> Self {
+        AlertTier {
+            enabled: true,
+            route,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where an alert tier is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// PagerDuty, through the Events API v2.
+    PagerDuty,
+    /// Slack, optionally to a given channel.
+    Slack {
+        /// `#channel`; the receiver's default channel when absent.
+        channel: Option<String>,
+    },
+}
+
+/// How a canary is compared with its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryProfile {
+    /// The Prometheus label that tells baseline from canary series.
+    pub version_label: String,
+    /// The span or resource attribute that tells baseline from canary spans.
+    pub trace_version_attribute: String,
+    /// How far back an analysis looks when the request names no window.
+    pub lookback: PromDuration,
+    /// Score (0-100) at or above which the canary passes.
+    pub pass_score: f64,
+    /// Score at or above which a non-passing canary is marginal (inconclusive) rather than failed.
+    pub marginal_score: f64,
+    /// The metrics compared.
+    pub metrics: Vec<CanaryMetric>,
+}
+
+/// One metric compared between baseline and canary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryMetric {
+    /// Name, unique within the profile.
+    pub name: String,
+    /// What is measured and where.
+    pub measure: CanaryMeasure,
+    /// Which way is worse.
+    pub direction: Direction,
+    /// Canary/baseline ratio tolerated upwards (>= 1; 1.10 tolerates 10% more).
+    pub allowed_increase: f64,
+    /// Canary/baseline ratio upwards beyond which the metric fails the whole analysis.
+    pub critical_increase: Option<f64>,
+    /// Canary/baseline ratio tolerated downwards (<= 1; 0.9 tolerates 10% less).
+    pub allowed_decrease: f64,
+    /// Canary/baseline ratio downwards beyond which the metric fails the whole analysis.
+    pub critical_decrease: Option<f64>,
+    /// Weight in the group score.
+    pub weight: f64,
+    /// A failure of this metric fails the verdict whatever the score.
+    pub critical: bool,
+    /// No data for this metric fails (rather than makes inconclusive) the verdict.
+    pub must_have_data: bool,
+    /// Fewer samples (or events) than this on either side is too little data; the judge's
+    /// default for the metric's kind when absent.
+    pub min_samples: Option<u64>,
+    /// Score group; metrics without one form the default group.
+    pub group: Option<String>,
+    /// Ratio of means or of medians as the effect size.
+    pub effect: EffectMeasure,
+}
+
+/// Where a canary metric's data comes from and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanaryMeasure {
+    /// Event counts from Prometheus: bad (or good) events and all events over the window,
+    /// compared as proportions.
+    PrometheusEvents {
+        /// Whether `counted` counts bad or good events.
+        counted: Counted,
+        /// Events counted over `{{window}}`.
+        counted_query: QueryTemplate,
+        /// All events over `{{window}}`.
+        total: QueryTemplate,
+    },
+    /// A series of values (one per step) from Prometheus, compared as distributions.
+    PrometheusValues {
+        /// The query; `{{window}}`, if used, is the analysis window.
+        query: QueryTemplate,
+    },
+    /// Server span durations, optionally of one operation.
+    TraceLatency {
+        /// The span name to keep; all server spans when absent.
+        operation: Option<String>,
+    },
+    /// Server span outcomes (status ERROR or HTTP status >= 500) counted as events.
+    TraceErrors {
+        /// The span name to keep; all server spans when absent.
+        operation: Option<String>,
+    },
+}
+
+/// Whether an event query counts bad or good events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Bad events (errors).
+    Bad,
+    /// Good events (successes).
+    Good,
+}
+
+/// Which change of a metric is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Higher is worse (latency, errors).
+    Increase,
+    /// Lower is worse (throughput, success rate).
+    Decrease,
+    /// Any change is suspect.
+    Either,
+}
+
+/// The effect size statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EffectMeasure {
+    /// Ratio of means (Kayenta's choice).
+    Mean,
+    /// Ratio of medians (robust to a few outliers).
+    Median,
+}

@@ -1,0 +1,316 @@
+//! The `canary` section of the native format: how a canary is compared with its baseline.
+
+use serde::Deserialize;
+
+use crate::spec::check;
+use crate::spec::diagnostic::Issues;
+use crate::spec::duration::PromDuration;
+use crate::spec::model::{
+    CanaryMeasure, CanaryMetric, CanaryProfile, Counted, Direction, EffectMeasure,
+};
+use crate::spec::yaml::{join_index, join_key};
+
+/// The label Argo Rollouts puts on the pods of each ReplicaSet.
+pub const DEFAULT_VERSION_LABEL: &str = "rollouts_pod_template_hash";
+/// The same label as the OpenTelemetry Kubernetes attributes processor names it.
+pub const DEFAULT_TRACE_VERSION_ATTRIBUTE: &str = "k8s.pod.label.rollouts-pod-template-hash";
+/// Analysis window when a request names none.
+pub const DEFAULT_LOOKBACK: PromDuration = PromDuration::from_secs(600);
+/// Kayenta's customary pass score.
+pub const DEFAULT_PASS_SCORE: f64 = 95.0;
+/// Kayenta's customary marginal score.
+pub const DEFAULT_MARGINAL_SCORE: f64 = 75.0;
+
+/// The `canary` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryDoc {
+    #[serde(default)]
+    version_label: Option<String>,
+    #[serde(default)]
+    trace_version_attribute: Option<String>,
+    #[serde(default)]
+    lookback: Option<String>,
+    #[serde(default)]
+    thresholds: Option<ThresholdsDoc>,
+    #[serde(default)]
+    metrics: Vec<MetricDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdsDoc {
+    pass: f64,
+    marginal: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricDoc {
+    name: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    errors: Option<String>,
+    #[serde(default)]
+    good: Option<String>,
+    #[serde(default)]
+    total: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    allowed_increase: Option<f64>,
+    #[serde(default)]
+    critical_increase: Option<f64>,
+    #[serde(default)]
+    allowed_decrease: Option<f64>,
+    #[serde(default)]
+    critical_decrease: Option<f64>,
+    #[serde(default)]
+    weight: Option<f64>,
+    #[serde(default)]
+    critical: bool,
+    #[serde(default)]
+    must_have_data: bool,
+    #[serde(default)]
+    min_samples: Option<u64>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    effect: Option<String>,
+}
+
+/// Maps the section into the model.
+pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryProfile> {
+    let at = |field: &str| join_key(path, field);
+    let lookback = match &doc.lookback {
+        None => Some(DEFAULT_LOOKBACK),
+        Some(text) => check::duration(issues, &at("lookback"), "lookback", text),
+    };
+    let (pass_score, marginal_score) = match &doc.thresholds {
+        None => (DEFAULT_PASS_SCORE, DEFAULT_MARGINAL_SCORE),
+        Some(t) => {
+            let valid = |v: f64| (0.0..=100.0).contains(&v);
+            if !valid(t.pass) || !valid(t.marginal) || t.marginal > t.pass {
+                issues.error(
+                    at("thresholds"),
+                    format!(
+                        "scores are 0-100 with marginal <= pass; got pass {} and marginal {}",
+                        t.pass, t.marginal
+                    ),
+                );
+            }
+            (t.pass, t.marginal)
+        }
+    };
+    if doc.metrics.is_empty() {
+        issues.error(
+            at("metrics"),
+            "the canary profile lists no metric to compare",
+        );
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (i, metric) in doc.metrics.iter().enumerate() {
+        if names.contains(&metric.name.as_str()) {
+            issues.error(
+                join_key(&join_index(&at("metrics"), i), "name"),
+                format!("duplicate canary metric name `{}`", metric.name),
+            );
+        }
+        names.push(&metric.name);
+    }
+    let metrics: Vec<CanaryMetric> = doc
+        .metrics
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, m)| load_metric(m, &join_index(&at("metrics"), i), issues))
+        .collect();
+    Some(CanaryProfile {
+        version_label: doc
+            .version_label
+            .unwrap_or_else(|| DEFAULT_VERSION_LABEL.to_string()),
+        trace_version_attribute: doc
+            .trace_version_attribute
+            .unwrap_or_else(|| DEFAULT_TRACE_VERSION_ATTRIBUTE.to_string()),
+        lookback: lookback?,
+        pass_score,
+        marginal_score,
+        metrics,
+    })
+}
+
+fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<CanaryMetric> {
+    let at = |field: &str| join_key(path, field);
+    check::name(issues, &at("name"), "metric name", &doc.name);
+    let measure = load_measure(&doc, path, issues);
+    let direction = match doc.direction.as_deref() {
+        None | Some("increase") => Some(Direction::Increase),
+        Some("decrease") => Some(Direction::Decrease),
+        Some("either") => Some(Direction::Either),
+        Some(other) => {
+            issues.error(
+                at("direction"),
+                format!("unknown direction `{other}`; expected `increase`, `decrease` or `either`"),
+            );
+            None
+        }
+    };
+    let bound = |issues: &mut Issues, field: &str, value: Option<f64>, increase: bool| {
+        value.and_then(|v| check::ratio_bound(issues, &at(field), v, increase))
+    };
+    let allowed_increase =
+        bound(issues, "allowed_increase", doc.allowed_increase, true).unwrap_or(1.0);
+    let critical_increase = bound(issues, "critical_increase", doc.critical_increase, true);
+    let allowed_decrease =
+        bound(issues, "allowed_decrease", doc.allowed_decrease, false).unwrap_or(1.0);
+    let critical_decrease = bound(issues, "critical_decrease", doc.critical_decrease, false);
+    if critical_increase.is_some_and(|c| c < allowed_increase) {
+        issues.error(
+            at("critical_increase"),
+            "critical_increase must be at least allowed_increase",
+        );
+    }
+    if critical_decrease.is_some_and(|c| c > allowed_decrease) {
+        issues.error(
+            at("critical_decrease"),
+            "critical_decrease must be at most allowed_decrease",
+        );
+    }
+    if direction == Some(Direction::Decrease) && doc.allowed_increase.is_some() {
+        issues.warn(
+            at("allowed_increase"),
+            "has no effect: the metric's direction is `decrease`",
+        );
+    }
+    if direction == Some(Direction::Increase) && doc.allowed_decrease.is_some() {
+        issues.warn(
+            at("allowed_decrease"),
+            "has no effect: the metric's direction is `increase`",
+        );
+    }
+    let weight = doc.weight.unwrap_or(1.0);
+    if !(weight.is_finite() && weight > 0.0) {
+        issues.error(
+            at("weight"),
+            format!("weight {weight} must be a positive number"),
+        );
+    }
+    let effect = match doc.effect.as_deref() {
+        None | Some("mean") => Some(EffectMeasure::Mean),
+        Some("median") => Some(EffectMeasure::Median),
+        Some(other) => {
+            issues.error(
+                at("effect"),
+                format!("unknown effect `{other}`; expected `mean` or `median`"),
+            );
+            None
+        }
+    };
+    if let Some(group) = &doc.group {
+        check::name(issues, &at("group"), "group", group);
+    }
+    Some(CanaryMetric {
+        name: doc.name,
+        measure: measure?,
+        direction: direction?,
+        allowed_increase,
+        critical_increase,
+        allowed_decrease,
+        critical_decrease,
+        weight,
+        critical: doc.critical,
+        must_have_data: doc.must_have_data,
+        min_samples: doc.min_samples,
+        group: doc.group,
+        effect: effect?,
+    })
+}
+
+fn load_measure(doc: &MetricDoc, path: &str, issues: &mut Issues) -> Option<CanaryMeasure> {
+    let at = |field: &str| join_key(path, field);
+    match doc.source.as_deref() {
+        None | Some("prometheus") => {
+            if let Some(kind) = &doc.kind {
+                issues.error(at("kind"), format!("`kind: {kind}` is for traces metrics; a Prometheus metric is events (errors or good, and total) or values (query)"));
+                return None;
+            }
+            if doc.operation.is_some() {
+                issues.error(at("operation"), "`operation` is for traces metrics");
+                return None;
+            }
+            load_prometheus_measure(doc, path, issues)
+        }
+        Some("traces") => {
+            for (field, given) in [
+                ("errors", &doc.errors),
+                ("good", &doc.good),
+                ("total", &doc.total),
+                ("query", &doc.query),
+            ] {
+                if given.is_some() {
+                    issues.error(at(field), format!("`{field}` is a Prometheus query; a traces metric has `kind` (latency or errors) and an optional `operation`"));
+                    return None;
+                }
+            }
+            let operation = doc.operation.clone();
+            match doc.kind.as_deref() {
+                None | Some("latency") => Some(CanaryMeasure::TraceLatency { operation }),
+                Some("errors") => Some(CanaryMeasure::TraceErrors { operation }),
+                Some(other) => {
+                    issues.error(
+                        at("kind"),
+                        format!("unknown traces kind `{other}`; expected `latency` or `errors`"),
+                    );
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            issues.error(
+                at("source"),
+                format!("unknown source `{other}`; expected `prometheus` or `traces`"),
+            );
+            None
+        }
+    }
+}
+
+fn load_prometheus_measure(
+    doc: &MetricDoc,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<CanaryMeasure> {
+    let at = |field: &str| join_key(path, field);
+    match (&doc.query, &doc.errors, &doc.good, &doc.total) {
+        (Some(query), None, None, None) => {
+            let query = check::query(issues, &at("query"), query, false)?;
+            Some(CanaryMeasure::PrometheusValues { query })
+        }
+        (None, errors, good, Some(total)) if errors.is_some() != good.is_some() => {
+            let (field, counted, text) = match (errors, good) {
+                (Some(e), _) => ("errors", Counted::Bad, e),
+                (_, Some(g)) => ("good", Counted::Good, g),
+                _ => return None,
+            };
+            let total = check::query(issues, &at("total"), total, true);
+            let counted_query = check::query(issues, &at(field), text, true);
+            let (counted_query, total) = (counted_query?, total?);
+            check::distinct_from_total(issues, &at(field), field, &counted_query, &total);
+            Some(CanaryMeasure::PrometheusEvents {
+                counted,
+                counted_query,
+                total,
+            })
+        }
+        _ => {
+            issues.error(path, "a Prometheus canary metric needs either `query` (values) or `errors` or `good` with `total` (event counts)");
+            None
+        }
+    }
+}

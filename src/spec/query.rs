@@ -1,0 +1,184 @@
+//! PromQL query templates: user queries with a `{{window}}` placeholder, checked with
+//! promql-parser so that a typo is caught by `slogate validate`, not by Prometheus at 3 a.m.
+
+use std::fmt;
+
+use promql_parser::parser::{self, value::ValueType};
+
+/// The placeholder slogate replaces with a window (`5m`, `1h`, the analysis window).
+pub const WINDOW_PLACEHOLDER: &str = "{{window}}";
+
+/// A PromQL query in which every window placeholder is written `{{window}}`.
+///
+/// Sloth writes the placeholder `{{.window}}`; imports normalise it, so the rest of slogate
+/// knows one spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueryTemplate(String);
+
+/// Why a query was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Empty or blank.
+    #[error("the query is empty")]
+    Empty,
+    /// A `{{...}}` placeholder other than the window.
+    #[error("unknown placeholder `{0}`; the only placeholder is {{{{window}}}}")]
+    UnknownPlaceholder(String),
+    /// `{{` without a closing `}}`.
+    #[error("unclosed placeholder: `{{{{` without `}}}}`")]
+    UnclosedPlaceholder,
+    /// The window placeholder is needed but missing.
+    #[error(
+        "the query has no {{{{window}}}} placeholder; slogate fills it with each window it evaluates (write e.g. rate(metric[{{{{window}}}}]))"
+    )]
+    MissingWindow,
+    /// promql-parser refused the query.
+    #[error("invalid PromQL: {0}")]
+    Invalid(String),
+    /// The query parses but does not return an instant vector (or scalar).
+    #[error("the query returns a {0}; it must return an instant vector")]
+    NotInstantVector(String),
+}
+
+impl QueryTemplate {
+    /// Normalises placeholders and checks the query parses once a window is filled in.
+    /// `window_required`: the query must contain `{{window}}`.
+    pub fn parse(text: &str, window_required: bool) -> Result<Self, QueryError> {
+        if text.trim().is_empty() {
+            return Err(QueryError::Empty);
+        }
+        let normalized = normalize_placeholders(text.trim())?;
+        let template = QueryTemplate(normalized);
+        if window_required && !template.uses_window() {
+            return Err(QueryError::MissingWindow);
+        }
+        template.check_syntax()?;
+        Ok(template)
+    }
+
+    /// Wraps an already-normalised text (built by slogate itself from checked parts).
+    pub(crate) fn from_normalized(text: String) -> Self {
+        QueryTemplate(text)
+    }
+
+    /// Whether the query contains the window placeholder.
+    pub fn uses_window(&self) -> bool {
+        self.0.contains(WINDOW_PLACEHOLDER)
+    }
+
+    /// The query with `{{window}}` replaced by `window` (a Prometheus duration).
+    pub fn render(&self, window: &str) -> String {
+        self.0.replace(WINDOW_PLACEHOLDER, window)
+    }
+
+    /// The template text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Same query modulo whitespace (for "errors equals total" checks).
+    pub fn same_as(&self, other: &QueryTemplate) -> bool {
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        squash(&self.0) == squash(&other.0)
+    }
+
+    fn check_syntax(&self) -> Result<(), QueryError> {
+        let rendered = self.render("5m");
+        let expr = parse_promql(&rendered)?;
+        match expr.value_type() {
+            ValueType::Vector | ValueType::Scalar => Ok(()),
+            ValueType::Matrix => Err(QueryError::NotInstantVector("range vector".into())),
+            ValueType::String => Err(QueryError::NotInstantVector("string".into())),
+        }
+    }
+}
+
+impl fmt::Display for QueryTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses PromQL, turning a panic inside the parser into an error: validation must never
+/// crash on a user's file, whatever the parser's own robustness.
+pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
+    let owned = text.to_string();
+    match std::panic::catch_unwind(move || parser::parse(&owned)) {
+        Ok(Ok(expr)) => Ok(expr),
+        Ok(Err(message)) => Err(QueryError::Invalid(one_line(&message))),
+        Err(_) => Err(QueryError::Invalid(
+            "the PromQL parser could not read this query".into(),
+        )),
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Rewrites `{{ window }}`, `{{.window}}` and `{{ .window }}` as `{{window}}`.
+fn normalize_placeholders(text: &str) -> Result<String, QueryError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or(QueryError::UnclosedPlaceholder)?;
+        let name = after[..end].trim();
+        match name {
+            "window" | ".window" => out.push_str(WINDOW_PLACEHOLDER),
+            other => return Err(QueryError::UnknownPlaceholder(format!("{{{{{other}}}}}"))),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_sloth_placeholders() {
+        let q = QueryTemplate::parse(
+            "sum(rate(x[{{ .window }}])) / sum(rate(y[{{.window}}]))",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            q.as_str(),
+            "sum(rate(x[{{window}}])) / sum(rate(y[{{window}}]))"
+        );
+        assert_eq!(q.render("1h"), "sum(rate(x[1h])) / sum(rate(y[1h]))");
+    }
+
+    #[test]
+    fn refuses_bad_queries_with_reasons() {
+        let cases: &[(&str, bool, &str)] = &[
+            ("", true, "the query is empty"),
+            ("sum(rate(x[5m]))", true, "no {{window}} placeholder"),
+            (
+                "sum(rate(x[{{win}}]))",
+                true,
+                "unknown placeholder `{{win}}`",
+            ),
+            ("sum(rate(x[{{window]))", true, "unclosed placeholder"),
+            ("sum(rate(x[{{window}}])", true, "invalid PromQL"),
+            ("x[{{window}}]", true, "returns a range vector"),
+        ];
+        for (text, needs_window, expected) in cases {
+            let err = QueryTemplate::parse(text, *needs_window)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn compares_modulo_whitespace() {
+        let a = QueryTemplate::parse("sum(rate(x[{{window}}]))", true).unwrap();
+        let b = QueryTemplate::parse("sum( rate(x[{{ window }}]) )", true).unwrap();
+        assert!(a.same_as(&b));
+    }
+}
