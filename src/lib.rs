@@ -10,4 +10,6 @@
 //! `notify`, `report`, `server`.
 
 pub mod conventions;
+pub mod generate;
+pub mod numfmt;
 pub mod spec;

@@ -293,7 +293,7 @@ fn example_services_import_with_their_slos_and_canary_profiles() {
     assert_eq!(latency.matchers, r#"service="financy-api""#);
     assert_eq!(
         financy.slos[1].sli.error_ratio().render("5m"),
-        "1 - (\nsum(rate(http_request_duration_seconds_bucket{service=\"financy-api\",le=\"0.5\"}[5m]))\n/\nsum(rate(http_request_duration_seconds_count{service=\"financy-api\"}[5m]))\n)"
+        "1 - (\n  sum(rate(http_request_duration_seconds_bucket{service=\"financy-api\",le=\"0.5\"}[5m]))\n  /\n  (sum(rate(http_request_duration_seconds_count{service=\"financy-api\"}[5m])) > 0)\n)"
     );
 
     let canary = financy

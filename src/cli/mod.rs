@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, one enum arm each.
 
+mod generate;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,11 +27,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Validate(validate::ValidateArgs),
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }

@@ -20,7 +20,7 @@ pub fn name(issues: &mut Issues, path: &str, what: &str, value: &str) -> bool {
         issues.error(
             path,
             format!(
-                "{what} `{value}` must start with a letter or digit and contain only letters, digits, `-`, `_` and `.`"
+                "{what} `{value}` must start with an ASCII letter or digit and contain only ASCII letters, digits, `-`, `_` and `.`"
             ),
         );
     }
@@ -52,7 +52,7 @@ pub fn objective_ratio(issues: &mut Issues, path: &str, value: f64) -> Option<f6
         return Some(value * 100.0);
     }
     let hint = if value > 1.0 && value < 100.0 {
-        format!(" (did you mean {}?)", value / 100.0)
+        format!(" (did you mean {}?)", crate::numfmt::short(value / 100.0))
     } else {
         String::new()
     };

@@ -48,6 +48,9 @@ impl PromDuration {
         match promql_parser::util::parse_duration(text) {
             Ok(d) if d.is_zero() => Err("duration must be greater than zero".to_string()),
             Ok(d) => Ok(PromDuration(d)),
+            Err(e) if e.contains("greater than") => {
+                Err("duration must be greater than zero".to_string())
+            }
             Err(_) => Err(format!(
                 "`{text}` is not a Prometheus duration (expected e.g. 5m, 1h30m, 28d; units y w d h m s ms)"
             )),

@@ -246,7 +246,16 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
                 "kind",
                 format!("OpenSLO `{kind}` documents are not used by slogate; skipped"),
             ),
-            DocKind::Unknown(message) => issues.error("", message.clone()),
+            DocKind::Unknown(message) => {
+                let path = if p.document.index.value_pos("apiVersion").is_some() {
+                    "apiVersion"
+                } else if p.document.index.value_pos("version").is_some() {
+                    "version"
+                } else {
+                    ""
+                };
+                issues.error(path, message.clone())
+            }
         }
         report
             .diagnostics
@@ -267,28 +276,52 @@ fn define_service(
     issues: &mut Issues,
 ) {
     let Some(loaded) = loaded else { return };
-    let here = (
-        file.to_path_buf(),
-        document.index.report_pos(&join_key(base, "service")),
-    );
+    let service_path = join_key(base, "service");
+    let here = (file.to_path_buf(), document.index.report_pos(&service_path));
     let existing = services
         .iter()
         .position(|e| e.service.service == loaded.service);
+    if let Some((other_file, pos)) = existing.and_then(|i| services[i].defined_at.as_ref()) {
+        issues.error(
+            service_path,
+            format!(
+                "service `{}` is already defined at {}:{}:{}; keep one definition per service",
+                loaded.service,
+                other_file.display(),
+                pos.line,
+                pos.col
+            ),
+        );
+        return;
+    }
+    // Check every SLO name before adding anything: a document with an error adds nothing.
+    let name_paths: Vec<String> = (0..loaded.slos.len())
+        .map(|i| join_key(&format!("{}[{i}]", join_key(base, "slos")), "name"))
+        .collect();
+    let mut seen: HashMap<&str, (PathBuf, Pos)> = existing
+        .map(|i| {
+            services[i]
+                .slo_at
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut clean = true;
+    for (slo, path) in loaded.slos.iter().zip(&name_paths) {
+        let pos = document.index.report_pos(path);
+        if let Some(first) = seen.get(slo.name.as_str()) {
+            issues.error(path, duplicate_message(&slo.name, &loaded.service, first));
+            clean = false;
+        } else {
+            seen.insert(&slo.name, (file.to_path_buf(), pos));
+        }
+    }
+    if !clean {
+        return;
+    }
     let entry = match existing {
         Some(i) => {
-            if let Some((other_file, pos)) = &services[i].defined_at {
-                issues.error(
-                    join_key(base, "service"),
-                    format!(
-                        "service `{}` is already defined at {}:{}:{}; keep one definition per service",
-                        loaded.service,
-                        other_file.display(),
-                        pos.line,
-                        pos.col
-                    ),
-                );
-                return;
-            }
             let entry = &mut services[i];
             entry.defined_at = Some(here);
             entry.service.team = loaded.team.clone();
@@ -309,10 +342,18 @@ fn define_service(
             services.last_mut().expect("just pushed")
         }
     };
-    for (i, slo) in loaded.slos.into_iter().enumerate() {
-        let path = join_key(&format!("{}[{i}]", join_key(base, "slos")), "name");
-        add_slo(entry, slo, file, document, &path, issues);
+    for (slo, path) in loaded.slos.into_iter().zip(&name_paths) {
+        add_slo(entry, slo, file, document, path, issues);
     }
+}
+
+fn duplicate_message(slo: &str, service: &str, first: &(PathBuf, Pos)) -> String {
+    format!(
+        "duplicate SLO name `{slo}` in service `{service}`; first defined at {}:{}:{}",
+        first.0.display(),
+        first.1.line,
+        first.1.col
+    )
 }
 
 /// Adds OpenSLO SLOs to their services (creating a service when none is defined).
@@ -323,6 +364,24 @@ fn join_openslo(
     document: &Document,
     issues: &mut Issues,
 ) {
+    // All of a document's SLOs or none: check every name before adding any.
+    let mut clean = true;
+    for item in &slos {
+        let taken = services
+            .iter()
+            .find(|e| e.service.service == item.service)
+            .and_then(|e| e.slo_at.get(&item.slo.name));
+        if let Some(first) = taken {
+            issues.error(
+                "metadata.name",
+                duplicate_message(&item.slo.name, &item.service, first),
+            );
+            clean = false;
+        }
+    }
+    if !clean {
+        return;
+    }
     for item in slos {
         let i = match services
             .iter()
@@ -364,17 +423,10 @@ fn add_slo(
     name_path: &str,
     issues: &mut Issues,
 ) {
-    if let Some((other_file, pos)) = entry.slo_at.get(&slo.name) {
+    if let Some(first) = entry.slo_at.get(&slo.name) {
         issues.error(
             name_path,
-            format!(
-                "duplicate SLO name `{}` in service `{}`; first defined at {}:{}:{}",
-                slo.name,
-                entry.service.service,
-                other_file.display(),
-                pos.line,
-                pos.col
-            ),
+            duplicate_message(&slo.name, &entry.service.service, first),
         );
         return;
     }

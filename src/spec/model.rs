@@ -237,42 +237,91 @@ pub enum HistogramKind {
 impl Sli {
     /// The SLI as one error-ratio query over `{{window}}`: what recording rules record and what
     /// the evaluator asks Prometheus. Every SLI kind reduces to this one shape.
+    ///
+    /// Two guards keep the ratio honest: a total of zero gives no sample rather than NaN (a NaN
+    /// would poison every average over the period), and an errors query that selects no series
+    /// (no 5xx has ever been counted) reads as zero errors rather than as no data.
     pub fn error_ratio(&self) -> QueryTemplate {
         match self {
-            Sli::ErrorEvents { errors, total } => {
-                QueryTemplate::from_normalized(format!("({errors})\n/\n({total})"))
-            }
-            Sli::GoodEvents { good, total } => {
-                QueryTemplate::from_normalized(format!("1 - (\n({good})\n/\n({total})\n)"))
-            }
+            Sli::ErrorEvents { errors, total } => QueryTemplate::from_normalized(format!(
+                "(\n  ({errors})\n  or\n  (0 * ({total}))\n)\n/\n(({total}) > 0)"
+            )),
+            Sli::GoodEvents { good, total } => QueryTemplate::from_normalized(format!(
+                "1 - (\n  (\n    ({good})\n    or\n    (0 * ({total}))\n  )\n  /\n  (({total}) > 0)\n)"
+            )),
             Sli::ErrorRatio { query } => query.clone(),
             Sli::Latency(l) => l.error_ratio(),
+        }
+    }
+
+    /// The rate of all events over `{{window}}`, for SLIs that count events (the low-traffic
+    /// guard and traffic-weighted period ratios need it); `None` for a raw error ratio.
+    pub fn total_rate(&self) -> Option<QueryTemplate> {
+        match self {
+            Sli::ErrorEvents { total, .. } | Sli::GoodEvents { total, .. } => Some(total.clone()),
+            Sli::ErrorRatio { .. } => None,
+            Sli::Latency(l) => Some(l.total_rate()),
         }
     }
 }
 
 impl LatencySli {
-    fn threshold_seconds(&self) -> String {
-        let secs = self.threshold.as_std().as_secs_f64();
-        // Prometheus writes bucket bounds as Go floats: 0.5, 1, 2.5.
-        format!("{secs}")
+    /// The threshold in seconds as Prometheus writes bucket bounds (Go float formatting:
+    /// 0.5, 1, 2.5).
+    pub fn threshold_seconds(&self) -> String {
+        format!("{}", self.threshold.as_std().as_secs_f64())
+    }
+
+    fn selector(&self, extra: &str) -> String {
+        match (self.matchers.is_empty(), extra.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => format!("{{{}}}", self.matchers),
+            (true, false) => format!("{{{extra}}}"),
+            (false, false) => format!("{{{},{extra}}}", self.matchers),
+        }
+    }
+
+    fn total_rate(&self) -> QueryTemplate {
+        let h = &self.histogram;
+        QueryTemplate::from_normalized(match self.kind {
+            HistogramKind::Classic => {
+                format!("sum(rate({h}_count{}[{{{{window}}}}]))", self.selector(""))
+            }
+            HistogramKind::Native => {
+                format!(
+                    "histogram_count(sum(rate({h}{}[{{{{window}}}}])))",
+                    self.selector("")
+                )
+            }
+        })
     }
 
     /// The share of requests slower than the threshold over `{{window}}`.
     fn error_ratio(&self) -> QueryTemplate {
         let h = &self.histogram;
-        let m = &self.matchers;
         let le = self.threshold_seconds();
-        let sep = if m.is_empty() { "" } else { "," };
+        let total = self.total_rate();
         let text = match self.kind {
             HistogramKind::Classic => format!(
-                "1 - (\nsum(rate({h}_bucket{{{m}{sep}le=\"{le}\"}}[{{{{window}}}}]))\n/\nsum(rate({h}_count{{{m}}}[{{{{window}}}}]))\n)"
+                "1 - (\n  sum(rate({h}_bucket{}[{{{{window}}}}]))\n  /\n  ({total} > 0)\n)",
+                self.selector(&le_matcher(&le))
             ),
-            HistogramKind::Native => {
-                format!("1 - histogram_fraction(0, {le}, sum(rate({h}{{{m}}}[{{{{window}}}}])))")
-            }
+            HistogramKind::Native => format!(
+                "1 - histogram_fraction(0, {le}, sum(rate({h}{}[{{{{window}}}}])))",
+                self.selector("")
+            ),
         };
         QueryTemplate::from_normalized(text)
+    }
+}
+
+/// The `le` matcher for a bucket bound. Prometheus 3 writes whole bounds as `1.0` where
+/// Prometheus 2 wrote `1`; a regex accepts both so the rule survives an upgrade.
+fn le_matcher(le: &str) -> String {
+    if le.contains('.') {
+        format!("le=\"{le}\"")
+    } else {
+        format!("le=~\"{le}(\\\\.0)?\"")
     }
 }
 

@@ -35,6 +35,9 @@ pub enum QueryError {
     /// promql-parser refused the query.
     #[error("invalid PromQL: {0}")]
     Invalid(String),
+    /// The query is too long or too deeply nested to be parsed safely.
+    #[error("the query is too complex to check: {0}")]
+    TooComplex(String),
     /// The query parses but does not return an instant vector (or scalar).
     #[error("the query returns a {0}; it must return an instant vector")]
     NotInstantVector(String),
@@ -99,9 +102,19 @@ impl fmt::Display for QueryTemplate {
     }
 }
 
+/// Longest query slogate accepts. Real SLO queries are a few hundred bytes.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// Deepest bracket nesting slogate accepts.
+pub const MAX_NESTING: usize = 64;
+/// Most arithmetic operators slogate accepts in one query.
+pub const MAX_OPERATORS: usize = 256;
+
 /// Parses PromQL, turning a panic inside the parser into an error: validation must never
-/// crash on a user's file, whatever the parser's own robustness.
+/// crash on a user's file, whatever the parser's own robustness. The parser recurses once per
+/// nesting level and per operator, and a stack overflow cannot be caught, so absurdly long or
+/// deep queries are refused before it sees them.
 pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
+    check_size(text)?;
     let owned = text.to_string();
     match std::panic::catch_unwind(move || parser::parse(&owned)) {
         Ok(Ok(expr)) => Ok(expr),
@@ -110,6 +123,50 @@ pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
             "the PromQL parser could not read this query".into(),
         )),
     }
+}
+
+fn check_size(text: &str) -> Result<(), QueryError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::TooComplex(format!(
+            "it is {} bytes long (at most {MAX_QUERY_BYTES})",
+            text.len()
+        )));
+    }
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '^' => operators += 1,
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(QueryError::TooComplex(format!(
+            "it nests brackets {deepest} deep (at most {MAX_NESTING})"
+        )));
+    }
+    if operators > MAX_OPERATORS {
+        return Err(QueryError::TooComplex(format!(
+            "it has {operators} operators (at most {MAX_OPERATORS})"
+        )));
+    }
+    Ok(())
 }
 
 fn one_line(message: &str) -> String {
@@ -166,6 +223,11 @@ mod tests {
             ("sum(rate(x[{{window]))", true, "unclosed placeholder"),
             ("sum(rate(x[{{window}}])", true, "invalid PromQL"),
             ("x[{{window}}]", true, "returns a range vector"),
+            (
+                &format!("{}x[{{{{window}}}}]{}", "sum(".repeat(65), ")".repeat(65)),
+                true,
+                "nests brackets 66 deep",
+            ),
         ];
         for (text, needs_window, expected) in cases {
             let err = QueryTemplate::parse(text, *needs_window)

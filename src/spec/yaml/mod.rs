@@ -6,9 +6,13 @@
 //! position the user needs. Serde's own errors (unknown field, wrong type) already carry a position,
 //! and the index turns that position back into a path, so every message has both.
 
-use std::collections::HashMap;
-
 use serde::de::DeserializeOwned;
+
+mod index;
+mod messages;
+
+use index::{IndexBuilder, parent_path};
+pub use index::{PathIndex, join_index, join_key};
 use serde_saphyr::granit_parser::{Event, Parser};
 
 /// A 1-based line and column in a file.
@@ -29,92 +33,6 @@ pub struct YamlError {
     pub path: Option<String>,
     /// What is wrong.
     pub message: String,
-}
-
-/// Where a node sits: the position of its key (for mapping values) and of its value.
-#[derive(Debug, Clone, Copy)]
-struct NodePos {
-    key: Pos,
-    value: Pos,
-}
-
-/// Every node of one document by field path (`slos[0].sli.events.errors`).
-#[derive(Debug, Default)]
-pub struct PathIndex {
-    by_path: HashMap<String, NodePos>,
-}
-
-impl PathIndex {
-    /// Position of the value at `path`, if that node exists.
-    pub fn value_pos(&self, path: &str) -> Option<Pos> {
-        self.by_path.get(path).map(|n| n.value)
-    }
-
-    /// Position at which to report a problem with `path`: the key for a mapping entry (that is
-    /// where an editor's eye goes), falling back to the nearest existing ancestor for a missing
-    /// field.
-    pub fn report_pos(&self, path: &str) -> Pos {
-        let mut candidate = path;
-        loop {
-            if let Some(node) = self.by_path.get(candidate) {
-                return if candidate == path {
-                    node.key
-                } else {
-                    node.value
-                };
-            }
-            match parent_path(candidate) {
-                Some(parent) => candidate = parent,
-                None => return Pos { line: 1, col: 1 },
-            }
-        }
-    }
-
-    /// The path of the node whose key or value starts at `pos` (used to name the field of a
-    /// serde error, which knows only the position). A block mapping starts where its first key
-    /// does, so both match: `container` picks the mapping (for "missing field"), otherwise the
-    /// deepest node (the key) wins.
-    pub fn path_at(&self, pos: Pos, container: bool) -> Option<&str> {
-        let matching = self
-            .by_path
-            .iter()
-            .filter(|(_, n)| n.key == pos || n.value == pos)
-            .map(|(p, _)| p.as_str());
-        if container {
-            matching.min_by_key(|p| (p.len(), *p))
-        } else {
-            matching.max_by_key(|p| (p.len(), *p))
-        }
-    }
-
-    fn insert(&mut self, path: String, node: NodePos) {
-        self.by_path.entry(path).or_insert(node);
-    }
-}
-
-/// The path one level up: `a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> `` (the root), root -> none.
-fn parent_path(path: &str) -> Option<&str> {
-    if path.is_empty() {
-        return None;
-    }
-    match path.rfind(['.', '[']) {
-        Some(i) => Some(&path[..i]),
-        None => Some(""),
-    }
-}
-
-/// Appends a mapping key to a path.
-pub fn join_key(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-/// Appends a sequence index to a path.
-pub fn join_index(path: &str, index: usize) -> String {
-    format!("{path}[{index}]")
 }
 
 /// One YAML document of a file: its own text (so serde reads it alone) and where it starts.
@@ -144,23 +62,24 @@ impl Document {
                     line: self.line_offset + 1,
                     col: 1,
                 });
-            let message = strip_location_suffix(&err.to_string());
-            let container = message.starts_with("missing field");
+            let raw = messages::strip_location_suffix(&err.to_string());
+            let path = if raw.starts_with("missing field") {
+                // Reported at a key of the mapping that lacks the field: name the mapping,
+                // and point at its start.
+                self.index.path_at(pos, false).and_then(parent_path)
+            } else {
+                self.index.path_at(pos, false)
+            };
+            let pos = match (&path, raw.starts_with("missing field")) {
+                (Some(p), true) => self.index.value_pos(p).unwrap_or(pos),
+                _ => pos,
+            };
             YamlError {
                 pos,
-                path: self.index.path_at(pos, container).map(str::to_string),
-                message,
+                message: messages::explain(&raw, self.index.scalar_at(pos)),
+                path: path.map(str::to_string),
             }
         })
-    }
-}
-
-/// serde-saphyr appends " at line L, column C" to its messages; the diagnostic prints the
-/// position itself, in front.
-fn strip_location_suffix(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(", column ") => message[..i].to_string(),
-        _ => message.to_string(),
     }
 }
 
@@ -231,111 +150,6 @@ pub fn split_documents(text: &str) -> Result<Vec<Document>, YamlError> {
         });
     }
     Ok(documents)
-}
-
-/// Builds a [`PathIndex`] from parser events.
-#[derive(Default)]
-struct IndexBuilder {
-    index: PathIndex,
-    stack: Vec<Frame>,
-    /// The root node, once seen: a document whose root is a null scalar is empty.
-    root_is_null: Option<bool>,
-}
-
-enum Frame {
-    Mapping {
-        path: String,
-        /// The key read and waiting for its value, with the key's position.
-        pending_key: Option<(String, Pos)>,
-    },
-    Sequence {
-        path: String,
-        next: usize,
-    },
-    /// A mapping or sequence used as a mapping key: indexed under `?`, rarely meaningful.
-    ComplexKey {
-        path: String,
-        pos: Pos,
-    },
-}
-
-impl IndexBuilder {
-    fn is_empty_document(&self) -> bool {
-        self.root_is_null.unwrap_or(true)
-    }
-
-    fn event(&mut self, event: &Event<'_>, pos: Pos) {
-        match event {
-            Event::Scalar(value, ..) => {
-                let is_root = self.stack.is_empty();
-                if self.node_path(pos, Some(value)).is_some() && is_root {
-                    self.root_is_null = Some(matches!(value.as_ref(), "" | "~" | "null"));
-                }
-            }
-            Event::Alias(..) | Event::UnresolvedAlias(..) => {
-                let _ = self.node_path(pos, Some("*alias"));
-            }
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                let is_mapping = matches!(event, Event::MappingStart(..));
-                if self.stack.is_empty() {
-                    self.root_is_null = Some(false);
-                }
-                match self.node_path(pos, None) {
-                    Some(path) if is_mapping => self.stack.push(Frame::Mapping {
-                        path,
-                        pending_key: None,
-                    }),
-                    Some(path) => self.stack.push(Frame::Sequence { path, next: 0 }),
-                    None => {
-                        let path = match self.stack.last() {
-                            Some(Frame::Mapping { path, .. }) => join_key(path, "?"),
-                            _ => "?".to_string(),
-                        };
-                        self.stack.push(Frame::ComplexKey { path, pos });
-                    }
-                }
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                if let Some(Frame::ComplexKey { pos, .. }) = self.stack.pop()
-                    && let Some(Frame::Mapping { pending_key, .. }) = self.stack.last_mut()
-                {
-                    *pending_key = Some(("?".to_string(), pos));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Records a node starting at `pos` and returns its path, or `None` when the node is a
-    /// mapping key (a scalar key is remembered for the value that follows).
-    fn node_path(&mut self, pos: Pos, scalar: Option<&str>) -> Option<String> {
-        let (path, key_pos) = match self.stack.last_mut() {
-            None => (String::new(), pos),
-            Some(Frame::Mapping { path, pending_key }) => match pending_key.take() {
-                None => {
-                    if let Some(key) = scalar {
-                        *pending_key = Some((key.to_string(), pos));
-                    }
-                    return None;
-                }
-                Some((key, key_pos)) => (join_key(path, &key), key_pos),
-            },
-            Some(Frame::Sequence { path, next }) => {
-                let path = join_index(path, *next);
-                *next += 1;
-                (path, pos)
-            }
-            Some(Frame::ComplexKey { path, .. }) => (path.clone(), pos),
-        };
-        self.index.insert(
-            path.clone(),
-            NodePos {
-                key: key_pos,
-                value: pos,
-            },
-        );
-        Some(path)
-    }
 }
 
 #[cfg(test)]
