@@ -9,7 +9,11 @@
 //! `source` (Prometheus, traces), `analysis` (SLO and canary statistics), `verdict`, `store`,
 //! `notify`, `report`, `server`.
 
+pub mod analysis;
 pub mod conventions;
+pub mod evaluate;
 pub mod generate;
 pub mod numfmt;
+pub mod source;
 pub mod spec;
+pub mod verdict;

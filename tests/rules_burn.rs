@@ -77,7 +77,7 @@ fn run(definition: &str, tests: Vec<AlertTest>) {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let service = &report.catalog.services[0];
-    let generated = serde_json::to_value(service_rules(service)).unwrap();
+    let generated = serde_json::to_value(service_rules(service, &[])).unwrap();
     let full = dir.join("full.yaml");
     write_rule_file(&full, &rule_groups(&generated));
     check_rules(&[full]);

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, one enum arm each.
 
+mod evaluate;
 mod generate;
 mod validate;
 
@@ -28,6 +29,7 @@ pub struct Cli {
 enum Command {
     Validate(validate::ValidateArgs),
     Generate(generate::GenerateArgs),
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -35,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     }
 }

@@ -2,6 +2,9 @@
 //! rules, Alertmanager routing, Grafana dashboards, Argo Rollouts templates), plus a writer
 //! that serialises them into files. No generator reads YAML or touches the file system.
 
+pub mod alertmanager;
+pub mod grafana;
+pub mod rollouts;
 pub mod rules;
 pub mod windows;
 mod writer;
@@ -42,12 +45,9 @@ pub fn generate_all(
     format: OutputFormat,
 ) -> Result<Vec<GeneratedFile>, GenerateError> {
     let mut files = Vec::new();
-    for service in &catalog.services {
-        if service.slos.is_empty() {
-            continue;
-        }
+    for service in catalog.services.iter().filter(|s| !s.slos.is_empty()) {
         let path = format!("alert-rules/{}.yaml", service.service);
-        let rule_file = rules::service_rules(service);
+        let rule_file = rules::service_rules(service, &catalog.alert_windows);
         let body = match format {
             OutputFormat::Plain => to_yaml(&path, &rule_file)?,
             OutputFormat::Kubernetes => {
@@ -55,8 +55,57 @@ pub fn generate_all(
             }
         };
         files.push(GeneratedFile::new(path, format!("{HEADER}{body}")));
+
+        let dashboard = grafana::service_dashboard_with(service, &catalog.alert_windows);
+        files.push(dashboard_file(&service.service, &dashboard, format)?);
+    }
+    if catalog.services.iter().any(|s| !s.slos.is_empty()) {
+        let overview = grafana::overview_dashboard(catalog);
+        files.push(dashboard_file("overview", &overview, format)?);
     }
     Ok(files)
+}
+
+/// A dashboard as plain JSON (Grafana's provisioning reads it) or as a GrafanaDashboard
+/// resource. JSON has no comments: the dashboard's description carries the generated mark.
+fn dashboard_file(
+    stem: &str,
+    dashboard: &serde_json::Value,
+    format: OutputFormat,
+) -> Result<GeneratedFile, GenerateError> {
+    Ok(match format {
+        OutputFormat::Plain => {
+            let mut text = serde_json::to_string_pretty(dashboard).expect("JSON values serialise");
+            text.push('\n');
+            GeneratedFile::new(format!("dashboards/{stem}.json"), text)
+        }
+        OutputFormat::Kubernetes => {
+            let path = format!("dashboards/{stem}.yaml");
+            let resource =
+                grafana::grafana_dashboard_resource(&k8s_name(&format!("slo-{stem}")), dashboard);
+            let body = to_yaml(&path, &resource)?;
+            GeneratedFile::new(path, format!("{HEADER}{body}"))
+        }
+    })
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain) from a service name, which may hold `_` or
+/// capitals that Kubernetes refuses.
+pub fn k8s_name(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '.' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect();
+    let trimmed = mapped.trim_matches(|c| c == '-' || c == '.');
+    let mut out: String = trimmed.chars().take(253).collect();
+    if out.is_empty() {
+        out = "slogate".to_string();
+    }
+    out
 }
 
 fn to_yaml<T: serde::Serialize>(path: &str, value: &T) -> Result<String, GenerateError> {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::windows::{AlertWindows, BurnWindow, alert_windows};
+use super::windows::{AlertWindows, BurnWindow, alert_windows_with};
 use crate::conventions as names;
-use crate::spec::{PromDuration, ServiceLevels, Slo};
+use crate::spec::{AlertWindowsSpec, PromDuration, ServiceLevels, Slo};
 
 /// A Prometheus rule file (`groups:`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,11 +55,12 @@ pub enum Rule {
     },
 }
 
-/// The rules of every SLO of a service.
-pub fn service_rules(service: &ServiceLevels) -> RuleFile {
+/// The rules of every SLO of a service; `custom_windows` are the catalog's custom burn-rate
+/// windows (an SLO whose period has none uses the defaults).
+pub fn service_rules(service: &ServiceLevels, custom_windows: &[AlertWindowsSpec]) -> RuleFile {
     let mut groups = Vec::new();
     for slo in &service.slos {
-        let ctx = SloContext::new(service, slo);
+        let ctx = SloContext::new(service, slo, custom_windows);
         groups.push(RuleGroup {
             name: names::group_sli(&service.service, &slo.name),
             rules: sli_recordings(&ctx),
@@ -94,7 +95,7 @@ struct SloContext<'a> {
 }
 
 impl<'a> SloContext<'a> {
-    fn new(service: &'a ServiceLevels, slo: &'a Slo) -> Self {
+    fn new(service: &'a ServiceLevels, slo: &'a Slo, custom: &[AlertWindowsSpec]) -> Self {
         let period = slo.period.nominal();
         let mut labels = service.labels.clone();
         labels.extend(slo.labels.clone());
@@ -113,7 +114,7 @@ impl<'a> SloContext<'a> {
         SloContext {
             service,
             slo,
-            windows: alert_windows(period),
+            windows: alert_windows_with(period, custom),
             period,
             budget: number(slo.error_budget()),
             labels,
@@ -429,7 +430,7 @@ pub fn prometheus_rule(service: &ServiceLevels, rules: RuleFile) -> PrometheusRu
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: K8sMetadata {
-            name: format!("{}-slos", service.service),
+            name: super::k8s_name(&format!("{}-slos", service.service)),
             labels,
         },
         spec: rules,

@@ -5,7 +5,7 @@
 //! `factor x error budget`. The long window says the burn is real, the short one that it is
 //! still going on (so the alert resolves soon after the burn stops).
 
-use crate::spec::PromDuration;
+use crate::spec::{AlertWindowsSpec, BurnWindowSpec, PromDuration};
 
 /// One burn-rate condition: two windows and the factor both must exceed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,6 +119,30 @@ pub fn alert_windows(period: PromDuration) -> AlertWindows {
     }
 }
 
+/// Alert windows for an SLO period, from the custom windows for that period when the
+/// definitions have them (Sloth `AlertWindows` documents), otherwise [`alert_windows`].
+pub fn alert_windows_with(period: PromDuration, custom: &[AlertWindowsSpec]) -> AlertWindows {
+    let Some(spec) = custom.iter().find(|c| c.period == period) else {
+        return alert_windows(period);
+    };
+    let condition = |w: &BurnWindowSpec| {
+        let fraction = w.budget_percent / 100.0;
+        BurnWindow {
+            long: w.long,
+            short: w.short,
+            factor: fraction * period.as_secs() as f64 / w.long.as_secs() as f64,
+            budget_fraction: fraction,
+        }
+    };
+    AlertWindows {
+        period,
+        page_quick: condition(&spec.page_quick),
+        page_slow: condition(&spec.page_slow),
+        ticket_quick: condition(&spec.ticket_quick),
+        ticket_slow: condition(&spec.ticket_slow),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +183,30 @@ mod tests {
         assert!(close(w.page_slow.factor, 5.6));
         assert!(close(w.ticket_quick.factor, 2.8));
         assert!(close(w.ticket_slow.factor, 0.1 * 28.0 / 3.0));
+    }
+
+    #[test]
+    fn custom_windows_apply_to_their_period_only() {
+        let w = |percent, short: &str, long: &str| BurnWindowSpec {
+            budget_percent: percent,
+            short: d(short),
+            long: d(long),
+        };
+        let custom = [AlertWindowsSpec {
+            period: d("7d"),
+            page_quick: w(8.0, "5m", "1h"),
+            page_slow: w(12.5, "30m", "6h"),
+            ticket_quick: w(20.0, "2h", "1d"),
+            ticket_slow: w(42.0, "6h", "3d"),
+        }];
+        let seven = alert_windows_with(d("7d"), &custom);
+        assert!(close(seven.page_quick.factor, 0.08 * 168.0));
+        assert!(close(seven.ticket_slow.factor, 0.42 * 7.0 / 3.0));
+        assert_eq!(seven.page_slow.long, d("6h"));
+        assert_eq!(
+            alert_windows_with(d("30d"), &custom),
+            alert_windows(d("30d"))
+        );
     }
 
     #[test]

@@ -110,10 +110,12 @@ fn generated_files_on_disk(out: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// A file slogate wrote: YAML starts with [`HEADER`]; JSON dashboards, which cannot hold a
+/// comment, carry the mark in their description.
 fn is_generated(path: &Path) -> bool {
     let first_line = HEADER.lines().next().unwrap_or_default();
     match std::fs::read_to_string(path) {
-        Ok(text) => text.starts_with(first_line) || text.contains("\"generator\": \"slogate\""),
+        Ok(text) => text.starts_with(first_line) || text.contains(super::grafana::GENERATED_MARK),
         Err(_) => false,
     }
 }

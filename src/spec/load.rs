@@ -9,15 +9,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::diagnostic::{Diagnostic, Issue, Issues, Severity};
-use super::model::{Origin, ServiceLevels, SourceFormat};
+use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SourceFormat};
 use super::yaml::{Document, Pos, YamlError, join_key, split_documents};
-use super::{native, openslo, sloth};
+use super::{alert_windows, native, openslo, sloth};
 
 /// The validated definitions of every service read.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Catalog {
     /// One entry per service, in the order first seen.
     pub services: Vec<ServiceLevels>,
+    /// Custom burn-rate windows (Sloth `AlertWindows` documents), at most one per period.
+    pub alert_windows: Vec<AlertWindowsSpec>,
 }
 
 impl Catalog {
@@ -64,6 +66,7 @@ enum DocKind {
     Native,
     SlothPlain,
     SlothKubernetes,
+    SlothAlertWindows,
     OpenSloV1Slo,
     OpenSloV1Sli,
     OpenSloV1Other(String),
@@ -76,6 +79,9 @@ fn classify(header: &Header) -> DocKind {
     match (header.api_version.as_deref(), header.version.as_deref()) {
         (Some(native::API_VERSION), _) => DocKind::Native,
         (Some(sloth::K8S_API_VERSION), _) if kind == sloth::K8S_KIND => DocKind::SlothKubernetes,
+        (Some(sloth::K8S_API_VERSION), _) if kind == alert_windows::KIND => {
+            DocKind::SlothAlertWindows
+        }
         (Some("openslo/v1"), _) if kind == "SLO" => DocKind::OpenSloV1Slo,
         (Some("openslo/v1"), _) if kind == "SLI" => DocKind::OpenSloV1Sli,
         (Some("openslo/v1"), _) => DocKind::OpenSloV1Other(kind.to_string()),
@@ -239,6 +245,25 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
                         &p.document,
                         &mut issues,
                     );
+                }
+            }
+            DocKind::SlothAlertWindows => {
+                if let Some(doc) = decode(file, &p.document, &mut report)
+                    && let Some(windows) = alert_windows::load(doc, &mut issues)
+                {
+                    let taken = report
+                        .catalog
+                        .alert_windows
+                        .iter()
+                        .any(|w| w.period == windows.period);
+                    if taken {
+                        issues.error(
+                            "spec.sloPeriod",
+                            format!("alert windows for a {} period are already defined", windows.period),
+                        );
+                    } else {
+                        report.catalog.alert_windows.push(windows);
+                    }
                 }
             }
             DocKind::OpenSloV1Sli => {}

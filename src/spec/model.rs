@@ -379,6 +379,33 @@ pub enum Route {
     },
 }
 
+/// Custom burn-rate alert windows for SLOs of one period (Sloth's `AlertWindows` document):
+/// each condition spends `budget_percent` of the period's budget over its long window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertWindowsSpec {
+    /// The SLO period these windows are for; SLOs of other periods use the defaults.
+    pub period: PromDuration,
+    /// Fast page.
+    pub page_quick: BurnWindowSpec,
+    /// Slow page.
+    pub page_slow: BurnWindowSpec,
+    /// Fast ticket.
+    pub ticket_quick: BurnWindowSpec,
+    /// Slow ticket.
+    pub ticket_slow: BurnWindowSpec,
+}
+
+/// One burn-rate condition of a custom window set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnWindowSpec {
+    /// Share of the period's error budget (percent) spent over `long` at the alerting burn.
+    pub budget_percent: f64,
+    /// The window that shows the burn is still going on.
+    pub short: PromDuration,
+    /// The window that shows the burn is significant.
+    pub long: PromDuration,
+}
+
 /// How a canary is compared with its baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanaryProfile {

@@ -1,4 +1,8 @@
 //! Shared test support: real tools (promtool, amtool) run on files in temp directories.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod alertmanager;
+pub mod prometheus;
 pub mod promtool;
+pub mod proxy;
+pub mod scenario;

@@ -1,0 +1,100 @@
+//! The parts of Alertmanager's configuration file slogate writes, as Alertmanager 0.25 names
+//! them (it refuses unknown fields). Empty lists and unset values are left out so
+//! Alertmanager's defaults and route inheritance apply.
+
+use serde::Serialize;
+
+/// An `alertmanager.yml` (the parts slogate sets; Alertmanager's defaults fill the rest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertmanagerConfig {
+    /// The routing tree.
+    pub route: Route,
+    /// Alerts that silence others while they fire.
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// Where notifications go, each named once.
+    pub receivers: Vec<Receiver>,
+}
+
+/// One node of the routing tree.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Route {
+    /// The receiver of alerts this route takes and none of its children does; inherited when
+    /// absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    /// Label matchers (`name="value"`), all of which an alert must match.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
+    /// Labels notifications are grouped by; inherited when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<Vec<String>>,
+    /// How long a new group waits for more alerts before its first notification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<String>,
+    /// How long a group waits before telling about changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<String>,
+    /// How long before an unchanged, still-firing group is notified again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<String>,
+    /// Child routes, tried in order; the first match takes the alert.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// Silences `target` alerts while a `source` alert with the same `equal` labels fires.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InhibitRule {
+    /// Matchers of the alert that silences.
+    pub source_matchers: Vec<String>,
+    /// Matchers of the alerts silenced.
+    pub target_matchers: Vec<String>,
+    /// Labels that must be equal on both for the silence to apply.
+    pub equal: Vec<String>,
+}
+
+/// A named notification target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receiver {
+    /// Name routes refer to.
+    pub name: String,
+    /// PagerDuty Events API v2 integrations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pagerduty_configs: Vec<PagerDutyConfig>,
+    /// Slack incoming webhooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slack_configs: Vec<SlackConfig>,
+}
+
+/// A PagerDuty Events API v2 integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PagerDutyConfig {
+    /// Resolve the incident when the alert resolves.
+    pub send_resolved: bool,
+    /// The file holding the integration's routing key (never inlined).
+    pub routing_key_file: String,
+    /// Incident title (Go template).
+    pub description: String,
+    /// PagerDuty severity (Go template).
+    pub severity: String,
+    /// The component shown in PagerDuty: the service.
+    pub component: String,
+    /// The class shown in PagerDuty: the SLO.
+    pub class: String,
+}
+
+/// A Slack incoming webhook posting to one channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlackConfig {
+    /// Post again when the alert resolves, so the channel sees the end of the burn.
+    pub send_resolved: bool,
+    /// The file holding the webhook URL (never inlined).
+    pub api_url_file: String,
+    /// `#channel`; the webhook's own channel when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Message title (Go template).
+    pub title: String,
+    /// Message body (Go template).
+    pub text: String,
+}

@@ -1,0 +1,17 @@
+//! Sources: where slogate fetches the data it judges, and nothing more.
+//!
+//! A source turns a question (a PromQL query at a time, over a range) into plain values
+//! ([`Sample`], [`Series`]) or a typed error ([`SourceError`]) that says which query failed and
+//! whether trying again later could help. The judging itself lives in `analysis`, which never
+//! imports this module: evaluators fetch here, then hand the values over.
+//!
+//! - [`prometheus`]: PromQL over Prometheus' HTTP API, with a timeout per query, bounded retries
+//!   of transient failures and concurrent batches.
+//!
+//! Still to come: `traces` (OTLP spans received by the server, grouped in windows).
+
+pub mod prometheus;
+
+pub use prometheus::{
+    PrometheusSettings, PrometheusSource, Sample, Series, SettingsError, SourceError,
+};

@@ -1,0 +1,118 @@
+//! A real Prometheus on a free loopback port, backfilled from a scenario with
+//! `promtool tsdb create-blocks-from openmetrics`, killed when the guard drops.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::scenario::Scenario;
+
+/// A running Prometheus; the process is killed and its directory removed on drop, even when
+/// the test panics.
+pub struct PrometheusGuard {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Keeps the data directory alive as long as the server.
+    _dir: tempfile::TempDir,
+    /// Where the server's output goes (read when it fails to start).
+    log: PathBuf,
+}
+
+impl Drop for PrometheusGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PrometheusGuard {
+    /// Backfills `scenario` and starts Prometheus on it; waits (bounded) until it is ready.
+    pub fn start(scenario: &Scenario) -> PrometheusGuard {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let input = dir.path().join("scenario.om");
+        std::fs::write(&input, scenario.to_openmetrics()).unwrap();
+        let out = Command::new("promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&input)
+            .arg(&data)
+            .output()
+            .expect("promtool is installed (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "backfill failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&input).unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let log = dir.path().join("prometheus.log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            // Longer than any scenario, so the backfilled blocks are not deleted at start.
+            .arg("--storage.tsdb.retention.time=400d")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("prometheus is installed (scripts/test installs it)");
+        let guard = PrometheusGuard {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+            log,
+        };
+        guard.wait_ready(Duration::from_secs(30));
+        guard
+    }
+
+    /// Polls `/-/ready` until it answers 200 or the deadline passes (then panics with the log).
+    fn wait_ready(&self, deadline: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if http_get_status(&self.url, "/-/ready") == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "prometheus not ready after {deadline:?}:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server now (for tests of an unreachable Prometheus).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP/1.0 GET, returning the status code (readiness checks need nothing more).
+pub fn http_get_status(base: &str, path: &str) -> Option<u16> {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
