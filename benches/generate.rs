@@ -4,6 +4,10 @@
 //! Run: `cargo bench --bench generate`. Figures go in docs/benchmarks.md.
 
 use std::hint::black_box;
+
+/// The allocator the `slogate` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};

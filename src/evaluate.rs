@@ -1,4 +1,4 @@
-//! Runs SLO evaluations: plans the queries ([`analysis::slo::plan`]), fetches them from
+//! Runs SLO evaluations: plans the queries ([`slo::plan`]), fetches them from
 //! Prometheus at once, and hands the values to the pure analysis. The CLI and the server both
 //! come through here, so they answer the same way.
 

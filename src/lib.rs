@@ -3,11 +3,16 @@
 //! Layout (see DESIGN.md in the project's shared notes):
 //! - [`spec`]: SLO definitions (slogate's format, Sloth, OpenSLO) read into one validated model,
 //!   with located errors.
-//! - [`conventions`]: the names slogate gives to what it generates.
+//! - [`generate`]: pure generators from the model (Prometheus rules, Alertmanager routing,
+//!   Grafana dashboards, Argo Rollouts templates) and the writer of generated files.
+//! - [`source`]: fetching data (the Prometheus client).
+//! - [`analysis`]: pure computation on fetched data (SLO status and the error-budget gate).
+//! - [`evaluate`]: runs an evaluation: plan, fetch, analyse (shared by the CLI and the server).
+//! - [`verdict`]: the verdict every gate answers with.
+//! - [`conventions`], [`numfmt`]: the names slogate gives to what it generates; number format.
 //!
-//! Still to come, each in its own module: `generate` (rules, Alertmanager, Grafana, Argo),
-//! `source` (Prometheus, traces), `analysis` (SLO and canary statistics), `verdict`, `store`,
-//! `notify`, `report`, `server`.
+//! Still to come, each in its own module: canary statistics, `store`, `notify`, `report`,
+//! `server`.
 
 pub mod analysis;
 pub mod conventions;

@@ -2,6 +2,11 @@
 
 mod cli;
 
+/// mimalloc: generation and evaluation allocate many small strings and maps, which glibc's
+/// allocator serves markedly slower (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

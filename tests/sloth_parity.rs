@@ -40,21 +40,49 @@ struct Fixture {
 }
 
 const FIXTURES: &[Fixture] = &[
-    Fixture { input: &["in-base.yaml"], expected: "out-base.yaml.tpl", period: None },
-    Fixture { input: &["in-base.yaml"], expected: "out-base-28d.yaml.tpl", period: Some("28d") },
+    Fixture {
+        input: &["in-base.yaml"],
+        expected: "out-base.yaml.tpl",
+        period: None,
+    },
+    Fixture {
+        input: &["in-base.yaml"],
+        expected: "out-base-28d.yaml.tpl",
+        period: Some("28d"),
+    },
     Fixture {
         input: &["in-base.yaml", "windows/7d.yaml"],
         expected: "out-base-custom-windows-7d.yaml.tpl",
         period: Some("7d"),
     },
-    Fixture { input: &["in-base-k8s.yaml"], expected: "out-base-k8s.yaml.tpl", period: None },
-    Fixture { input: &["in-multifile.yaml"], expected: "out-multifile.yaml.tpl", period: None },
-    Fixture { input: &["in-openslo.yaml"], expected: "out-openslo.yaml.tpl", period: None },
-    Fixture { input: &["in-base.yaml"], expected: "out-base-no-alerts.yaml.tpl", period: None },
+    Fixture {
+        input: &["in-base-k8s.yaml"],
+        expected: "out-base-k8s.yaml.tpl",
+        period: None,
+    },
+    Fixture {
+        input: &["in-multifile.yaml"],
+        expected: "out-multifile.yaml.tpl",
+        period: None,
+    },
+    Fixture {
+        input: &["in-openslo.yaml"],
+        expected: "out-openslo.yaml.tpl",
+        period: None,
+    },
+    Fixture {
+        input: &["in-base.yaml"],
+        expected: "out-base-no-alerts.yaml.tpl",
+        period: None,
+    },
 ];
 
 fn load(fixture: &Fixture) -> Catalog {
-    let paths: Vec<PathBuf> = fixture.input.iter().map(|f| Path::new(SLOTH).join(f)).collect();
+    let paths: Vec<PathBuf> = fixture
+        .input
+        .iter()
+        .map(|f| Path::new(SLOTH).join(f))
+        .collect();
     let report = load_paths(&paths);
     assert!(!report.has_errors(), "{:#?}", report.diagnostics);
     let mut catalog = report.catalog;
@@ -128,7 +156,10 @@ fn parity_group(sloth: &[Value], ours: &[Value]) -> (Value, usize) {
         let Some(window) = record.strip_prefix("slo:sli_error:ratio_rate") else {
             continue;
         };
-        let (service, slo) = (&rule["labels"]["sloth_service"], &rule["labels"]["sloth_slo"]);
+        let (service, slo) = (
+            &rule["labels"]["sloth_service"],
+            &rule["labels"]["sloth_slo"],
+        );
         let (service, slo) = (service.as_str().unwrap(), slo.as_str().unwrap());
         compared += 1;
         rules.push(json!({
@@ -153,7 +184,10 @@ fn sloth_identity(alert: &Value) -> (String, String) {
 }
 
 fn input_series() -> Vec<Value> {
-    let good: Vec<(u64, f64)> = SCENARIO.iter().map(|&(m, e)| (m, RATE * (1.0 - e))).collect();
+    let good: Vec<(u64, f64)> = SCENARIO
+        .iter()
+        .map(|&(m, e)| (m, RATE * (1.0 - e)))
+        .collect();
     let bad: Vec<(u64, f64)> = SCENARIO.iter().map(|&(m, e)| (m, RATE * e)).collect();
     vec![
         json!({"series": "http_request_duration_seconds_count{job=\"myservice\",code=\"200\"}", "values": counter(&good)}),
@@ -175,7 +209,11 @@ fn run_fixture(fixture: &Fixture) {
     }
     let alerting = !alert_rules(&sloth).is_empty();
     let (parity, sli_compared) = parity_group(&sloth, &ours);
-    assert!(sli_compared >= 8, "{}: only {sli_compared} SLI recordings compared", fixture.expected);
+    assert!(
+        sli_compared >= 8,
+        "{}: only {sli_compared} SLI recordings compared",
+        fixture.expected
+    );
     let mut groups = sloth.clone();
     groups.extend(ours);
     groups.push(parity);

@@ -128,10 +128,10 @@ impl<'a> SloContext<'a> {
         labels
     }
 
-    /// Service and SLO name: set on alerts too (they also come from the series), so each
-    /// alert rule is distinct and routable even when its expression returns nothing.
+    /// Service, SLO name and team: set on alerts too (they also come from the series), so each
+    /// alert rule is distinct, and routable even when its series carry no labels (`absent()`).
     fn identity_labels(&self) -> BTreeMap<String, String> {
-        [names::LABEL_SERVICE, names::LABEL_SLO]
+        [names::LABEL_SERVICE, names::LABEL_SLO, names::LABEL_TEAM]
             .iter()
             .filter_map(|k| self.labels.get_key_value(*k))
             .map(|(k, v)| (k.clone(), v.clone()))

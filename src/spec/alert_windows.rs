@@ -49,8 +49,18 @@ pub fn load(doc: AlertWindowsDoc, issues: &mut Issues) -> Option<AlertWindowsSpe
     let period = check::duration(issues, "spec.sloPeriod", "sloPeriod", &doc.spec.slo_period);
     let mut window = |tier: &str, speed: &str, w: &Window| {
         let path = format!("spec.{tier}.{speed}");
-        let short = check::duration(issues, &format!("{path}.shortWindow"), "shortWindow", &w.short_window);
-        let long = check::duration(issues, &format!("{path}.longWindow"), "longWindow", &w.long_window);
+        let short = check::duration(
+            issues,
+            &format!("{path}.shortWindow"),
+            "shortWindow",
+            &w.short_window,
+        );
+        let long = check::duration(
+            issues,
+            &format!("{path}.longWindow"),
+            "longWindow",
+            &w.long_window,
+        );
         let percent = w.error_budget_percent;
         if !(percent.is_finite() && percent > 0.0 && percent <= 100.0) {
             issues.error(
@@ -68,10 +78,17 @@ pub fn load(doc: AlertWindowsDoc, issues: &mut Issues) -> Option<AlertWindowsSpe
             return None;
         }
         if period.is_some_and(|p| long > p) {
-            issues.error(format!("{path}.longWindow"), "the long window is longer than the SLO period");
+            issues.error(
+                format!("{path}.longWindow"),
+                "the long window is longer than the SLO period",
+            );
             return None;
         }
-        Some(BurnWindowSpec { budget_percent: percent, short, long })
+        Some(BurnWindowSpec {
+            budget_percent: percent,
+            short,
+            long,
+        })
     };
     let page_quick = window("page", "quick", &doc.spec.page.quick);
     let page_slow = window("page", "slow", &doc.spec.page.slow);

@@ -259,7 +259,10 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
                     if taken {
                         issues.error(
                             "spec.sloPeriod",
-                            format!("alert windows for a {} period are already defined", windows.period),
+                            format!(
+                                "alert windows for a {} period are already defined",
+                                windows.period
+                            ),
                         );
                     } else {
                         report.catalog.alert_windows.push(windows);
