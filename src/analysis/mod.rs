@@ -1,5 +1,9 @@
 //! Pure computation on fetched data: no I/O, no clocks, easy to test on values.
 //!
 //! - [`slo`]: SLI per window, error budget, burn rates, alert tiers and the error-budget gate.
+//! - [`stats`]: rank-sum test, location shift and its interval, proportions (R-exact).
+//! - [`canary`]: each metric classified, the group score and the canary verdict.
 
+pub mod canary;
 pub mod slo;
+pub mod stats;

@@ -2,6 +2,7 @@
 
 mod evaluate;
 mod generate;
+mod judge;
 mod validate;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ enum Command {
     Validate(validate::ValidateArgs),
     Generate(generate::GenerateArgs),
     Evaluate(evaluate::EvaluateArgs),
+    Judge(judge::JudgeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -38,5 +40,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Judge(args) => judge::run(args),
     }
 }

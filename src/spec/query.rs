@@ -125,6 +125,41 @@ pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
     }
 }
 
+/// Adds `label="value"` to every series selector of a (rendered) query, through the syntax
+/// tree: the value is never spliced into PromQL text, so any value (quotes, braces, `}` or
+/// newlines) selects exactly that label value. A selector that already matches the label keeps
+/// its own matcher and gets this one too (both must hold).
+pub fn with_label_matcher(query: &str, label: &str, value: &str) -> Result<String, QueryError> {
+    use promql_parser::label::{MatchOp, Matcher};
+    use promql_parser::parser::Expr;
+
+    fn walk(expr: &mut Expr, matcher: &Matcher) {
+        match expr {
+            Expr::VectorSelector(vs) => vs.matchers.matchers.push(matcher.clone()),
+            Expr::MatrixSelector(ms) => ms.vs.matchers.matchers.push(matcher.clone()),
+            Expr::Aggregate(a) => {
+                walk(&mut a.expr, matcher);
+                if let Some(p) = a.param.as_mut() {
+                    walk(p, matcher);
+                }
+            }
+            Expr::Unary(u) => walk(&mut u.expr, matcher),
+            Expr::Binary(b) => {
+                walk(&mut b.lhs, matcher);
+                walk(&mut b.rhs, matcher);
+            }
+            Expr::Paren(p) => walk(&mut p.expr, matcher),
+            Expr::Subquery(s) => walk(&mut s.expr, matcher),
+            Expr::Call(c) => c.args.args.iter_mut().for_each(|a| walk(a, matcher)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+
+    let mut expr = parse_promql(query)?;
+    walk(&mut expr, &Matcher::new(MatchOp::Equal, label, value));
+    Ok(expr.to_string())
+}
+
 fn check_size(text: &str) -> Result<(), QueryError> {
     if text.len() > MAX_QUERY_BYTES {
         return Err(QueryError::TooComplex(format!(
@@ -235,6 +270,25 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn adds_the_version_matcher_to_every_selector_through_the_syntax_tree() {
+        let q = "sum(increase(http_requests_total{service=\"api\",code=~\"5..\"}[10m])) / sum(increase(http_requests_total{service=\"api\"}[10m]))";
+        let out = with_label_matcher(q, "rollouts_pod_template_hash", "abc123").unwrap();
+        assert_eq!(
+            out.matches("rollouts_pod_template_hash=\"abc123\"").count(),
+            2,
+            "{out}"
+        );
+        // Hostile values stay values: the result parses and selects exactly that value.
+        let hostile = "x\"} or vector(1) or {a=\"";
+        let out = with_label_matcher("up", "v", hostile).unwrap();
+        let expr = parse_promql(&out).unwrap();
+        let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
+            panic!("{out}")
+        };
+        assert_eq!(vs.matchers.matchers.last().unwrap().value, hostile);
     }
 
     #[test]

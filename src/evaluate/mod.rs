@@ -2,6 +2,8 @@
 //! Prometheus at once, and hands the values to the pure analysis. The CLI and the server both
 //! come through here, so they answer the same way.
 
+pub mod canary;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -1,0 +1,96 @@
+//! The location shift of x relative to y (Hodges-Lehmann) and its confidence interval, as R's
+//! `wilcox.test(x, y, conf.int = TRUE, exact = FALSE, correct = TRUE)` computes them.
+//!
+//! R does not take the median of the n·m pairwise differences here: it finds where the
+//! continuity-corrected standardised rank statistic of `x - d` against `y`, a decreasing step
+//! function of the shift d, crosses 0 (the estimate) and ±z_(α/2) (the bounds), with `uniroot`
+//! (tolerance 1e-4) between `min(x) - max(y)` and `max(x) - min(y)`. slogate does the same
+//! search with the same steps ([`super::zeroin`]), evaluating the statistic at each d by one
+//! merge of the sorted samples (O(n + m)), so it lands where R lands, at any sample size.
+//! A search takes some 20 to 50 evaluations in all; data spread over hundreds of orders of
+//! magnitude can take R's limit of 1,000 per root, as in R.
+
+use super::mann_whitney::standardised;
+use super::ranks::{self, Ranking, Sorted};
+use super::zeroin::zeroin;
+use super::{Alternative, qnorm_upper, valid_confidence};
+
+/// Location shift of x relative to y and its confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocationShift {
+    /// The shift d at which x − d and y look alike: R's "difference in location".
+    pub estimate: f64,
+    /// Two-sided confidence interval for the shift, `[lower, upper]`.
+    pub interval: [f64; 2],
+    /// The confidence level of `interval`, as asked.
+    pub confidence: f64,
+}
+
+/// Location shift of x relative to y (Hodges-Lehmann) and its two-sided confidence interval at
+/// `confidence`, exactly as R's `wilcox.test(x, y, conf.int = TRUE, conf.level = confidence,
+/// exact = FALSE, correct = TRUE)` computes them. This is R's asymptotic root finding, not the
+/// median of the pairwise differences: near a jump of the statistic it stops within R's
+/// tolerance (1e-4) of it, and where the statistic is exactly zero over a stretch of shifts
+/// (an even number of pairs split evenly) the estimate is whichever point of that stretch the
+/// search reaches first. Kayenta's canary `[0, 1, 2, 1, 0, 0]` against six zeros gets 0.824
+/// from R and from slogate, where the median of the differences is 0.5.
+///
+/// `None` where R stops with an error: either sample empty or holding a non-finite value,
+/// `confidence` not strictly between 0 and 1, or every pairwise difference the same (both
+/// samples constant, including one value against one value), where R's statistic is 0/0 at
+/// the only candidate shift ("cannot compute confidence interval when all observations are
+/// tied"). Also `None` when the differences overflow a double.
+pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationShift> {
+    if !valid_confidence(confidence) {
+        return None;
+    }
+    let (xs, ys) = (Sorted::new(x)?, Sorted::new(y)?);
+    let (lo, hi) = (xs.min() - ys.max(), xs.max() - ys.min());
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return None;
+    }
+    // R's W(d): the standardised statistic of x - d against y, with the two-sided continuity
+    // correction for the bounds and, as R sets `correct <- FALSE` before its last uniroot,
+    // without it for the estimate. NaN only when every value ties (zero variance), which R
+    // cannot handle either. Each evaluation is one O(n + m) merge.
+    let stat = |ranking: &Ranking, correct: Option<Alternative>| {
+        standardised(ranking, xs.len(), ys.len(), correct).unwrap_or(f64::NAN)
+    };
+    let corrected = |d: f64| stat(&ranks::rank(&xs, &ys, d), Some(Alternative::TwoSided));
+    let plain = |d: f64| stat(&ranks::rank(&xs, &ys, d), None);
+    // Both ends are needed with and without the correction: rank each end once.
+    let (at_lo, at_hi) = (ranks::rank(&xs, &ys, lo), ranks::rank(&xs, &ys, hi));
+    let (w_lo, w_hi) = (
+        stat(&at_lo, Some(Alternative::TwoSided)),
+        stat(&at_hi, Some(Alternative::TwoSided)),
+    );
+    if w_lo.is_nan() || w_hi.is_nan() {
+        return None;
+    }
+    // R's root(zq): the shift where W(d) = zq, or an end of the range when W never gets there.
+    let root = |zq: f64| {
+        let (f_lo, f_hi) = (w_lo - zq, w_hi - zq);
+        if f_lo <= 0.0 {
+            lo
+        } else if f_hi >= 0.0 {
+            hi
+        } else {
+            zeroin(lo, hi, f_lo, f_hi, |d| corrected(d) - zq)
+        }
+    };
+    let z = qnorm_upper((1.0 - confidence) / 2.0)?;
+    let interval = [root(z), root(-z)];
+    let (v_lo, v_hi) = (stat(&at_lo, None), stat(&at_hi, None));
+    // R's uniroot refuses ends whose values have the same sign; W(lo) >= 0 >= W(hi) always
+    // holds (all of x - lo sits at or above y), so this only guards against the impossible.
+    if v_lo.is_nan() || v_hi.is_nan() || (v_lo > 0.0 && v_hi > 0.0) || (v_lo < 0.0 && v_hi < 0.0) {
+        return None;
+    }
+    let estimate = zeroin(lo, hi, v_lo, v_hi, plain);
+    let all = [estimate, interval[0], interval[1]];
+    all.iter().all(|v| v.is_finite()).then_some(LocationShift {
+        estimate,
+        interval,
+        confidence,
+    })
+}

@@ -1,0 +1,220 @@
+//! `slogate judge`: one metric's canary judgement, offline, on two samples.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use slogate::analysis::canary::{self, DEFAULT_CONFIDENCE, MetricData};
+use slogate::evaluate::canary::canary_verdict;
+use slogate::spec::yaml::split_documents;
+use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
+use slogate::verdict::Outcome;
+
+/// Judge a canary sample against a baseline sample, as the canary gate judges one metric.
+///
+/// Each FILE is a JSON array of numbers or one number per line (`#` starts a comment). Prints
+/// the verdict (JSON, or a table), exits 0 on pass, 1 on fail or inconclusive, 2 on bad input.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Baseline sample.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// Canary sample.
+    #[arg(long)]
+    canary: PathBuf,
+    /// The metric's settings (YAML): direction, allowed_increase, critical_increase,
+    /// allowed_decrease, critical_decrease, effect (mean|median), min_samples, confidence, name.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// JSON for machines, table for people.
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    output: Output,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Json,
+    Table,
+}
+
+/// The judge's settings file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JudgeConfig {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    allowed_increase: Option<f64>,
+    #[serde(default)]
+    critical_increase: Option<f64>,
+    #[serde(default)]
+    allowed_decrease: Option<f64>,
+    #[serde(default)]
+    critical_decrease: Option<f64>,
+    #[serde(default)]
+    effect: Option<String>,
+    #[serde(default)]
+    min_samples: Option<u64>,
+    #[serde(default)]
+    confidence: Option<f64>,
+}
+
+pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
+    let baseline = read_sample(&args.baseline)?;
+    let canary = read_sample(&args.canary)?;
+    let (metric, confidence) = match &args.config {
+        Some(path) => metric_from_config(path)?,
+        None => (
+            metric_from(JudgeConfig::default(), Path::new("(defaults)"))?,
+            DEFAULT_CONFIDENCE,
+        ),
+    };
+    let judgement = canary::judge_metric(
+        &metric,
+        &MetricData::Values { baseline, canary },
+        confidence,
+    );
+    let result = canary::judge(vec![judgement], 100.0, 0.0);
+    let now = Utc::now().timestamp();
+    let verdict = canary_verdict("offline", &result, now, now);
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&verdict)?),
+        Output::Table => {
+            for c in &verdict.checks {
+                println!(
+                    "{}: {} ({})\n  {}",
+                    c.name, c.verdict, c.classification, c.reason
+                );
+                if let Some(i) = c.interval {
+                    println!("  shift interval [{}, {}]", i[0], i[1]);
+                }
+            }
+            println!("verdict: {}: {}", verdict.verdict, verdict.summary);
+        }
+    }
+    Ok(if verdict.verdict == Outcome::Pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FINDING)
+    })
+}
+
+/// Reads a sample: a JSON array of numbers, or one number per line.
+fn read_sample(path: &Path) -> anyhow::Result<Vec<f64>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let file = path.display();
+    let values = if text.trim_start().starts_with('[') {
+        let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+            // serde_json appends " at line L column C"; the position goes in front instead.
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m);
+            anyhow::anyhow!("{file}:{}:{}: {message}", e.line(), e.column())
+        })?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                    anyhow::anyhow!("{file}: element {} (`{v}`) is not a finite number", i + 1)
+                })
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()?
+    } else {
+        let mut values = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let item = line.split('#').next().unwrap_or("").trim();
+            if item.is_empty() {
+                continue;
+            }
+            match item.parse::<f64>() {
+                Ok(x) if x.is_finite() => values.push(x),
+                Ok(_) => bail!("{file}:{}: `{item}` is not a finite number", i + 1),
+                Err(_) => bail!("{file}:{}: `{item}` is not a number", i + 1),
+            }
+        }
+        values
+    };
+    if values.is_empty() {
+        bail!("{file}: no values (expected a JSON array of numbers or one number per line)");
+    }
+    Ok(values)
+}
+
+fn metric_from_config(path: &Path) -> anyhow::Result<(CanaryMetric, f64)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let file = path.display();
+    let docs = split_documents(&text)
+        .map_err(|e| anyhow::anyhow!("{file}:{}:{}: {}", e.pos.line, e.pos.col, e.message))?;
+    let config: JudgeConfig = match docs.first() {
+        None => JudgeConfig::default(),
+        Some(doc) => doc.decode().map_err(|e| {
+            let at = e.path.map(|p| format!("{p}: ")).unwrap_or_default();
+            anyhow::anyhow!("{file}:{}:{}: {at}{}", e.pos.line, e.pos.col, e.message)
+        })?,
+    };
+    let confidence = config.confidence.unwrap_or(DEFAULT_CONFIDENCE);
+    if !(confidence > 0.5 && confidence < 1.0) {
+        bail!("{file}: confidence {confidence} must be between 0.5 and 1");
+    }
+    Ok((metric_from(config, path)?, confidence))
+}
+
+fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric> {
+    let file = path.display();
+    let direction = match config.direction.as_deref() {
+        None | Some("increase") => Direction::Increase,
+        Some("decrease") => Direction::Decrease,
+        Some("either") => Direction::Either,
+        Some(other) => bail!("{file}: direction `{other}`: expected increase, decrease or either"),
+    };
+    let effect = match config.effect.as_deref() {
+        None | Some("mean") => EffectMeasure::Mean,
+        Some("median") => EffectMeasure::Median,
+        Some(other) => bail!("{file}: effect `{other}`: expected mean or median"),
+    };
+    let up = |v: Option<f64>, field: &str| -> anyhow::Result<Option<f64>> {
+        match v {
+            Some(x) if !(x.is_finite() && x >= 1.0) => {
+                bail!("{file}: {field} {x} must be a ratio of at least 1")
+            }
+            other => Ok(other),
+        }
+    };
+    let down = |v: Option<f64>, field: &str| -> anyhow::Result<Option<f64>> {
+        match v {
+            Some(x) if !(x.is_finite() && x > 0.0 && x <= 1.0) => {
+                bail!("{file}: {field} {x} must be a ratio above 0 and at most 1")
+            }
+            other => Ok(other),
+        }
+    };
+    Ok(CanaryMetric {
+        name: config.name.unwrap_or_else(|| "sample".to_string()),
+        // Offline, there is no query: the judge reads only the tolerances below.
+        measure: CanaryMeasure::PrometheusValues {
+            query: QueryTemplate::parse("vector(0)", false).expect("a constant query parses"),
+        },
+        direction,
+        allowed_increase: up(config.allowed_increase, "allowed_increase")?.unwrap_or(1.0),
+        critical_increase: up(config.critical_increase, "critical_increase")?,
+        allowed_decrease: down(config.allowed_decrease, "allowed_decrease")?.unwrap_or(1.0),
+        critical_decrease: down(config.critical_decrease, "critical_decrease")?,
+        weight: 1.0,
+        // The one metric is the whole verdict: its failure is the verdict's failure.
+        critical: true,
+        must_have_data: false,
+        min_samples: config.min_samples,
+        group: None,
+        effect,
+    })
+}

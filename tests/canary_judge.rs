@@ -1,0 +1,186 @@
+//! The canary judge on values: Kayenta's known false passes are not passes, constant samples
+//! answer the same every time, and a simulation of 1,000 A/A comparisons and 1,000 comparisons
+//! with a 20% latency shift bounds the false-fail rate and the power.
+
+use slogate::analysis::canary::{
+    Classification, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric,
+};
+use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
+use slogate::verdict::Outcome;
+
+fn metric(min_samples: Option<u64>) -> CanaryMetric {
+    CanaryMetric {
+        name: "latency".into(),
+        measure: CanaryMeasure::PrometheusValues {
+            query: QueryTemplate::parse("vector(0)", false).unwrap(),
+        },
+        direction: Direction::Increase,
+        allowed_increase: 1.0,
+        critical_increase: None,
+        allowed_decrease: 1.0,
+        critical_decrease: None,
+        weight: 1.0,
+        critical: false,
+        must_have_data: false,
+        min_samples,
+        group: None,
+        effect: EffectMeasure::Mean,
+    }
+}
+
+fn values(baseline: &[f64], canary: &[f64]) -> MetricData {
+    MetricData::Values {
+        baseline: baseline.to_vec(),
+        canary: canary.to_vec(),
+    }
+}
+
+#[test]
+fn kayentas_known_false_passes_are_not_passes() {
+    let cases: &[(&str, Vec<f64>, Vec<f64>, Option<u64>)] = &[
+        (
+            "seven of ten canary samples 100x worse",
+            vec![1.0; 10],
+            [vec![100.0; 7], vec![1.0; 3]].concat(),
+            None,
+        ),
+        (
+            "errors appear where the baseline had none",
+            vec![0.0; 6],
+            vec![0.0, 1.0, 2.0, 1.0, 0.0, 0.0],
+            Some(6),
+        ),
+        (
+            "the same, with the default minimum of 10 samples",
+            vec![0.0; 6],
+            vec![0.0, 1.0, 2.0, 1.0, 0.0, 0.0],
+            None,
+        ),
+    ];
+    for (name, baseline, canary, min) in cases {
+        let j = judge_metric(&metric(*min), &values(baseline, canary), DEFAULT_CONFIDENCE);
+        assert_ne!(j.outcome, Outcome::Pass, "{name}: {}", j.reason);
+        assert_ne!(j.classification, Classification::Pass, "{name}");
+    }
+}
+
+#[test]
+fn constant_samples_answer_the_same_every_time() {
+    for _ in 0..5 {
+        let equal = judge_metric(
+            &metric(None),
+            &values(&[5.0; 20], &[5.0; 20]),
+            DEFAULT_CONFIDENCE,
+        );
+        assert_eq!(equal.outcome, Outcome::Pass, "{}", equal.reason);
+        let higher = judge_metric(
+            &metric(None),
+            &values(&[5.0; 20], &[6.0; 20]),
+            DEFAULT_CONFIDENCE,
+        );
+        assert_eq!(higher.outcome, Outcome::Fail, "{}", higher.reason);
+        assert_eq!(higher.effect, Some(1.2));
+    }
+}
+
+#[test]
+fn too_little_data_is_its_own_answer() {
+    let j = judge_metric(
+        &metric(None),
+        &values(&[1.0, 2.0], &[1.0, 2.0, 3.0]),
+        DEFAULT_CONFIDENCE,
+    );
+    assert_eq!(
+        (j.outcome, j.classification),
+        (Outcome::Inconclusive, Classification::NoData)
+    );
+    assert!(
+        j.reason
+            .contains("baseline 2 and canary 3 samples, at least 10 per side needed"),
+        "{}",
+        j.reason
+    );
+    let mut must = metric(None);
+    must.must_have_data = true;
+    let j = judge_metric(
+        &must,
+        &MetricData::Missing("no series".into()),
+        DEFAULT_CONFIDENCE,
+    );
+    assert_eq!(j.outcome, Outcome::Fail, "{}", j.reason);
+}
+
+#[test]
+fn event_rates_are_compared_as_proportions() {
+    let counts = |counted, total| Counts { counted, total };
+    let mut errors = metric(None);
+    errors.allowed_increase = 1.2;
+    let worse = MetricData::Events {
+        baseline: counts(10, 10_000),
+        canary: counts(500, 10_000),
+    };
+    let j = judge_metric(&errors, &worse, DEFAULT_CONFIDENCE);
+    assert_eq!(
+        (j.outcome, j.classification),
+        (Outcome::Fail, Classification::High),
+        "{}",
+        j.reason
+    );
+    assert_eq!(j.effect, Some(50.0));
+    let same = MetricData::Events {
+        baseline: counts(10, 10_000),
+        canary: counts(11, 10_000),
+    };
+    let j = judge_metric(&errors, &same, DEFAULT_CONFIDENCE);
+    assert_eq!(j.outcome, Outcome::Pass, "{}", j.reason);
+}
+
+/// SplitMix64: a fixed, seedable generator so the simulation is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A latency in seconds: log-normal around 200 ms, as request latencies are.
+    fn latency(&mut self) -> f64 {
+        let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
+        let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        0.2 * (0.5 * normal).exp()
+    }
+}
+
+#[test]
+fn simulation_bounds_false_fails_and_catches_a_twenty_percent_shift() {
+    const RUNS: usize = 1000;
+    const N: usize = 500;
+    let mut rng = Rng(20261122);
+    let m = metric(None);
+    let mut false_fails = 0;
+    let mut caught = 0;
+    for _ in 0..RUNS {
+        let baseline: Vec<f64> = (0..N).map(|_| rng.latency()).collect();
+        let same: Vec<f64> = (0..N).map(|_| rng.latency()).collect();
+        let slower: Vec<f64> = (0..N).map(|_| rng.latency() * 1.2).collect();
+        if judge_metric(&m, &values(&baseline, &same), DEFAULT_CONFIDENCE).outcome == Outcome::Fail
+        {
+            false_fails += 1;
+        }
+        if judge_metric(&m, &values(&baseline, &slower), DEFAULT_CONFIDENCE).outcome
+            == Outcome::Fail
+        {
+            caught += 1;
+        }
+    }
+    eprintln!("A/A false fails: {false_fails}/{RUNS}; 20% shift caught: {caught}/{RUNS}");
+    assert!(
+        false_fails < RUNS * 2 / 100,
+        "{false_fails} A/A comparisons failed"
+    );
+    assert!(caught > RUNS * 95 / 100, "only {caught} shifts caught");
+}

@@ -1,0 +1,127 @@
+//! Canary analysis against a real Prometheus: baseline and canary told apart by the
+//! pod-template-hash label (added to the queries through the syntax tree). A canary with a
+//! higher error ratio fails, an equal one passes, a canary with no traffic is inconclusive.
+
+mod support;
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use slogate::analysis::canary::DEFAULT_CONFIDENCE;
+use slogate::evaluate::canary::{CanaryRequest, canary_verdict, evaluate_canary};
+use slogate::source::{PrometheusSettings, PrometheusSource};
+use slogate::spec::load_texts;
+use slogate::verdict::Outcome;
+use support::prometheus::PrometheusGuard;
+use support::scenario::{Scenario, Segment, Workload};
+
+const DEFINITION: &str = r#"
+apiVersion: slogate/v1
+kind: ServiceLevels
+service: shop
+canary:
+  lookback: 30m
+  metrics:
+    - name: error-rate
+      errors: sum(increase(http_requests_total{service="shop",code="500"}[{{window}}]))
+      total: sum(increase(http_requests_total{service="shop"}[{{window}}]))
+      direction: increase
+      allowed_increase: 1.2
+      critical: true
+    - name: mean-latency
+      query: sum(rate(http_request_duration_seconds_sum{service="shop"}[5m])) / sum(rate(http_request_duration_seconds_count{service="shop"}[5m]))
+      direction: increase
+      allowed_increase: 1.1
+"#;
+
+fn version(version: &str, rps: f64, error_ratio: f64, seconds: u64) -> Workload {
+    Workload {
+        service: "shop".into(),
+        version: Some(version.into()),
+        segments: vec![Segment {
+            seconds,
+            rps,
+            error_ratio,
+            slow_ratio: 0.01,
+        }],
+    }
+}
+
+#[test]
+fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
+    let span = 3 * 3600;
+    let end = (Utc::now().timestamp() - 7200) / 60 * 60;
+    let scenario = Scenario {
+        start: end - span as i64,
+        step: 60,
+        workloads: vec![
+            version("stable", 20.0, 0.001, span),
+            version("worse", 20.0, 0.05, span),
+            version("same", 20.0, 0.001, span),
+            version("silent", 0.0, 0.0, span),
+        ],
+    };
+    let prometheus = PrometheusGuard::start(&scenario);
+    let report = load_texts(&[(PathBuf::from("shop.yaml"), DEFINITION.to_string())]);
+    assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+    let profile = report.catalog.services[0].canary.clone().unwrap();
+    let source = PrometheusSource::new(PrometheusSettings {
+        url: prometheus.url.clone(),
+        ..PrometheusSettings::default()
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let judge = |canary: &str| {
+        let request = CanaryRequest {
+            baseline: "stable".into(),
+            canary: canary.into(),
+            start: end - 1800,
+            end,
+        };
+        let judgement = runtime.block_on(evaluate_canary(
+            &source,
+            &profile,
+            &request,
+            DEFAULT_CONFIDENCE,
+        ));
+        canary_verdict("shop", &judgement, request.start, request.end)
+    };
+
+    let worse = judge("worse");
+    assert_eq!(worse.verdict, Outcome::Fail, "{}", worse.summary);
+    let errors = &worse.checks[0];
+    assert_eq!(
+        (errors.classification.as_str(), errors.verdict),
+        ("high", Outcome::Fail)
+    );
+    let (b, c) = (
+        errors.baseline.clone().unwrap(),
+        errors.canary.clone().unwrap(),
+    );
+    // 30 minutes at 20 requests a second: 36,000 events a side, at the scenario's ratios.
+    assert_eq!((b.n, c.n), (36_000, 36_000));
+    assert!(
+        (b.value - 0.001).abs() < 1e-9 && (c.value - 0.05).abs() < 1e-9,
+        "{b:?} {c:?}"
+    );
+    assert!(
+        errors.reason.contains("significantly higher"),
+        "{}",
+        errors.reason
+    );
+
+    let same = judge("same");
+    assert_eq!(same.verdict, Outcome::Pass, "{}", same.summary);
+    assert_eq!(same.score, 100.0);
+
+    let silent = judge("silent");
+    assert_eq!(silent.verdict, Outcome::Inconclusive, "{}", silent.summary);
+    assert!(
+        silent.checks[0].reason.contains("too little traffic"),
+        "{}",
+        silent.checks[0].reason
+    );
+    let json = serde_json::to_value(&silent).unwrap();
+    assert_eq!(json["kind"], "canary");
+    assert_eq!(json["checks"][0]["classification"], "nodata");
+}

@@ -1,0 +1,117 @@
+//! `slogate judge` as a user runs it: the verdict JSON, and bad input refused with the file and
+//! position, exit 2, never a panic.
+
+use std::process::{Command, Output};
+
+fn judge(files: &[(&str, &str)], config: Option<&str>) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slogate"));
+    cmd.current_dir(dir.path())
+        .args(["judge", "--baseline", "baseline", "--canary", "canary"]);
+    if let Some(c) = config {
+        std::fs::write(dir.path().join("config.yaml"), c).unwrap();
+        cmd.args(["--config", "config.yaml"]);
+    }
+    (cmd.output().unwrap(), dir)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_golden_case_gives_rs_interval_and_fails_the_canary() {
+    let config = "confidence: 0.95\nmin_samples: 4\n";
+    let (out, _dir) = judge(
+        &[("baseline", "[1, 2, 3, 4]"), ("canary", "10\n20\n30\n40\n")],
+        Some(config),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["kind"], "canary");
+    assert_eq!(verdict["verdict"], "fail");
+    let check = &verdict["checks"][0];
+    assert_eq!(check["classification"], "high");
+    let interval = check["interval"].as_array().unwrap();
+    assert!(
+        (interval[0].as_f64().unwrap() - 6.0).abs() < 1e-3,
+        "{check}"
+    );
+    assert!(
+        (interval[1].as_f64().unwrap() - 39.0).abs() < 1e-3,
+        "{check}"
+    );
+    assert_eq!(check["effect"], 10.0);
+    assert!(
+        check["reason"]
+            .as_str()
+            .unwrap()
+            .contains("significantly higher"),
+        "{check}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_file_and_position() {
+    let cases: &[(&str, &str, &str, Option<&str>, &str)] = &[
+        ("an empty file", "", "1\n2\n", None, "baseline: no values"),
+        (
+            "a word among numbers",
+            "1\nabc\n3\n",
+            "1\n",
+            None,
+            "baseline:2: `abc` is not a number",
+        ),
+        (
+            "NaN",
+            "1\n2\n",
+            "1\nNaN\n",
+            None,
+            "canary:2: `NaN` is not a finite number",
+        ),
+        (
+            "infinity",
+            "1\ninf\n",
+            "1\n",
+            None,
+            "baseline:2: `inf` is not a finite number",
+        ),
+        (
+            "a JSON string",
+            "[1, \"x\"]",
+            "1\n",
+            None,
+            "baseline: element 2 (`\"x\"`) is not a finite number",
+        ),
+        (
+            "broken JSON",
+            "[1, 2",
+            "1\n",
+            None,
+            "baseline:1:5: EOF while parsing a list",
+        ),
+        (
+            "an unknown config key",
+            "1\n",
+            "1\n",
+            Some("direction: increase\nbogus: 1\n"),
+            "config.yaml:2:1: bogus: unknown field `bogus`",
+        ),
+        (
+            "a bad direction",
+            "1\n",
+            "1\n",
+            Some("direction: sideways\n"),
+            "config.yaml: direction `sideways`",
+        ),
+    ];
+    for (name, baseline, canary, config, expected) in cases {
+        let (out, _dir) = judge(&[("baseline", baseline), ("canary", canary)], *config);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{name}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{name}");
+    }
+}
