@@ -35,9 +35,12 @@ fn values(baseline: &[f64], canary: &[f64]) -> MetricData {
     }
 }
 
+/// A named case: baseline, canary and the metric's minimum samples.
+type Case = (&'static str, Vec<f64>, Vec<f64>, Option<u64>);
+
 #[test]
 fn kayentas_known_false_passes_are_not_passes() {
-    let cases: &[(&str, Vec<f64>, Vec<f64>, Option<u64>)] = &[
+    let cases: &[Case] = &[
         (
             "seven of ten canary samples 100x worse",
             vec![1.0; 10],
