@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use jsonschema::{Draft, Validator};
+use serde::Serialize;
 use serde_json::{Value, json};
 use slogate::generate::grafana::{
-    dashboard_uid, grafana_dashboard_resource, overview_dashboard, service_dashboard,
-    service_dashboard_with,
+    Dashboard, dashboard_json, dashboard_uid, grafana_dashboard_resource, overview_dashboard,
+    service_dashboard, service_dashboard_with,
 };
 use slogate::generate::rules::{Rule, service_rules};
 use slogate::generate::windows::{alert_windows, alert_windows_with};
+use slogate::generate::{k8s_name, yaml_options};
 use slogate::spec::{
     AlertWindowsSpec, Catalog, Period, PromDuration, ServiceLevels, Severity, load_paths,
     load_texts,
@@ -88,8 +90,13 @@ fn services() -> Vec<(ServiceLevels, Vec<AlertWindowsSpec>)> {
         .collect()
 }
 
+/// A generated value as the JSON Grafana (or Kubernetes) reads.
+fn json_of<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("generated values serialise")
+}
+
 /// Every generated dashboard, named for messages.
-fn dashboards() -> Vec<(String, Value)> {
+fn typed_dashboards() -> Vec<(String, Dashboard)> {
     let mut all = Vec::new();
     for (origin, catalog) in catalogs() {
         for service in catalog.services.iter().filter(|s| !s.slos.is_empty()) {
@@ -103,9 +110,21 @@ fn dashboards() -> Vec<(String, Value)> {
     all
 }
 
-fn example_dashboard(service: &str) -> Value {
+/// Every generated dashboard as JSON, named for messages.
+fn dashboards() -> Vec<(String, Value)> {
+    typed_dashboards()
+        .into_iter()
+        .map(|(name, dashboard)| (name, json_of(&dashboard)))
+        .collect()
+}
+
+fn typed_example_dashboard(service: &str) -> Dashboard {
     let catalog = examples();
     service_dashboard(catalog.service(service).expect("example service"))
+}
+
+fn example_dashboard(service: &str) -> Value {
+    json_of(&typed_example_dashboard(service))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -390,8 +409,9 @@ fn every_prometheus_target_validates_against_the_prometheus_query_schema() {
 fn every_grafana_dashboard_resource_validates_against_the_crd_and_holds_the_dashboard() {
     let schemas = schemas();
     let mut errors = Vec::new();
-    for (name, dashboard) in dashboards() {
-        let resource = grafana_dashboard_resource("slo-dashboard", &dashboard);
+    for (name, typed) in typed_dashboards() {
+        let dashboard = json_of(&typed);
+        let resource = json_of(&grafana_dashboard_resource("slo-dashboard", &typed));
         errors.extend(violations(&schemas.crd, &resource, &name));
         assert_eq!(resource["apiVersion"], "grafana.integreatly.org/v1beta1");
         assert_eq!(resource["kind"], "GrafanaDashboard");
@@ -407,6 +427,111 @@ fn every_grafana_dashboard_resource_validates_against_the_crd_and_holds_the_dash
         assert_eq!(inner, dashboard, "{name}: spec.json round-trips");
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+/// Where two texts first differ, for messages that do not print 200 kB.
+fn first_difference(got: &str, want: &str) -> String {
+    let line = got
+        .lines()
+        .zip(want.lines())
+        .position(|(g, w)| g != w)
+        .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+    let start = |text: &str| -> Option<String> {
+        text.lines()
+            .nth(line)
+            .map(|l| l.chars().take(120).collect())
+    };
+    format!(
+        "line {}: got {:?}, want {:?}",
+        line + 1,
+        start(got),
+        start(want)
+    )
+}
+
+#[test]
+fn every_dashboard_is_written_as_serde_json_writes_its_value() {
+    // Dashboards are typed structs written straight to text; they used to be
+    // `serde_json::Value`s. Keys in byte order (a `Value`'s order) and the same numbers keep
+    // every committed dashboard byte-identical, whichever way it is written.
+    for (name, dashboard) in typed_dashboards() {
+        let want = serde_json::to_string_pretty(&json_of(&dashboard)).unwrap();
+        for (how, got) in [
+            (
+                "serde_json",
+                serde_json::to_string_pretty(&dashboard).unwrap(),
+            ),
+            ("the writer", dashboard_json(&dashboard)),
+        ] {
+            assert!(
+                got == want,
+                "{name} by {how}: {}",
+                first_difference(&got, &want)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_dashboard_resource_is_written_as_serde_saphyr_writes_it() {
+    // Names and descriptions with characters YAML treats specially are written directly
+    // when a literal block can hold them; each character a block cannot hold makes the
+    // writer fall back to serde-saphyr, which quotes the whole JSON.
+    let odd = r##"
+apiVersion: slogate/v1
+kind: ServiceLevels
+service: Payments_API.v2
+team: payments.core_2
+slos:
+  - name: availability
+    description: "Ünïcödé 🎉 # not a comment: {\"json\": [1]} \\ 'quotes' \t tab"
+    objective: 99.9
+    period: 30d
+    sli:
+      raw: {error_ratio: 'sum(rate(errors_total[{{window}}])) / sum(rate(requests_total[{{window}}]))'}
+"##;
+    let report = load_texts(&[(PathBuf::from("odd.yaml"), odd.to_string())]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let odd = &report.catalog.services[0];
+    let mut cases = typed_dashboards();
+    cases.push(("odd".into(), service_dashboard(odd)));
+    let unholdable = [
+        ("line separator", '\u{2028}'),
+        ("paragraph separator", '\u{2029}'),
+        ("next line", '\u{85}'),
+        ("C1 control", '\u{9b}'),
+        ("delete", '\u{7f}'),
+        ("byte order mark", '\u{feff}'),
+    ];
+    for (what, c) in unholdable {
+        let mut service = odd.clone();
+        service.slos[0].description = Some(format!("before {c} after"));
+        cases.push((format!("odd, {what}"), service_dashboard(&service)));
+    }
+    let mut direct = Vec::new();
+    for (name, dashboard) in cases {
+        let resource = grafana_dashboard_resource(&k8s_name(&format!("slo-{name}")), &dashboard);
+        let mut want = String::new();
+        serde_saphyr::to_fmt_writer_with_options(&mut want, &resource, yaml_options()).unwrap();
+        let mut got = String::new();
+        if resource.write_yaml(&mut got) {
+            assert!(got == want, "{name}: {}", first_difference(&got, &want));
+            direct.push(name);
+        } else {
+            assert!(got.is_empty(), "{name}: wrote before falling back");
+        }
+    }
+    assert!(direct.iter().any(|n| n == "odd"), "{direct:?}");
+    for (what, _) in unholdable {
+        assert!(
+            !direct.iter().any(|n| n.ends_with(what)),
+            "{what}: {direct:?}"
+        );
+    }
+    assert!(direct.len() >= 12, "only {} written directly", direct.len());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -441,7 +566,7 @@ fn dashboards_read_only_series_the_rules_record_and_alerts() {
             })
             .collect();
         recorded.insert("ALERTS".to_string());
-        let dashboard = service_dashboard_with(&service, &windows);
+        let dashboard = json_of(&service_dashboard_with(&service, &windows));
         for expr in expressions(&dashboard) {
             for name in metric_names(&expr) {
                 assert!(
@@ -554,7 +679,7 @@ fn each_slo_has_a_row_with_its_panels() {
         "Burn rate per alert window",
     ];
     for (service, windows) in services() {
-        let dashboard = service_dashboard_with(&service, &windows);
+        let dashboard = json_of(&service_dashboard_with(&service, &windows));
         let sections = sections(&dashboard);
         let rows: Vec<&str> = sections.iter().map(|(t, _)| t.as_str()).collect();
         let want: Vec<String> = service
@@ -621,7 +746,7 @@ fn the_burn_rate_panel_has_one_target_per_distinct_alert_window() {
     let mut checked = 0;
     let mut custom_seen = false;
     for (service, custom) in services() {
-        let dashboard = service_dashboard_with(&service, &custom);
+        let dashboard = json_of(&service_dashboard_with(&service, &custom));
         for slo in &service.slos {
             let panel = titled(
                 &section(&dashboard, &slo.name),
@@ -725,7 +850,7 @@ fn burn_rate_thresholds_sit_at_the_factors_of_the_enabled_tiers() {
 #[test]
 fn the_budget_panel_is_red_when_spent_yellow_under_a_quarter_and_green_above() {
     for (service, windows) in services() {
-        let dashboard = service_dashboard_with(&service, &windows);
+        let dashboard = json_of(&service_dashboard_with(&service, &windows));
         for slo in &service.slos {
             let panel = titled(&section(&dashboard, &slo.name), "Error budget remaining");
             assert_eq!(panel["type"], "stat");
@@ -795,7 +920,7 @@ fn the_sli_panels_compare_the_short_window_and_the_period_with_the_objective() {
 fn event_slis_show_request_and_error_rates_and_raw_ratio_slis_their_error_ratio() {
     let mut raw_seen = 0;
     for (service, windows) in services() {
-        let dashboard = service_dashboard_with(&service, &windows);
+        let dashboard = json_of(&service_dashboard_with(&service, &windows));
         for slo in &service.slos {
             let panels = section(&dashboard, &slo.name);
             let short = alert_windows_with(slo.period.nominal(), &windows).distinct_windows()[0]
@@ -835,7 +960,7 @@ fn the_alert_panel_asks_for_the_slos_firing_alerts_by_severity_now() {
             "SLOErrorBudgetBurn".to_string(),
         ),
         (
-            service_dashboard(service),
+            json_of(&service_dashboard(service)),
             custom.name.clone(),
             custom.alerting.name.clone().unwrap(),
         ),
@@ -884,7 +1009,7 @@ slos:
     let report = load_texts(&[(PathBuf::from("quarterly.yaml"), text.to_string())]);
     assert!(!report.has_errors(), "{:?}", report.diagnostics);
     let service = &report.catalog.services[0];
-    let dashboard = service_dashboard(service);
+    let dashboard = json_of(&service_dashboard(service));
     let short = alert_windows(service.slos[0].period.nominal()).distinct_windows()[0].to_string();
     assert_ne!(short, "5m");
     let text = dashboard.to_string();
@@ -905,7 +1030,7 @@ slos:
 
 #[test]
 fn the_overview_filters_by_team_and_service_and_lists_every_slo_column() {
-    let overview = overview_dashboard(&examples());
+    let overview = json_of(&overview_dashboard(&examples()));
     assert_eq!(overview["uid"], "slogate-overview");
     assert!(
         overview["description"]
@@ -974,11 +1099,12 @@ fn the_validators_reject_what_the_schemas_forbid() {
     // Guards the checks above against passing vacuously (a schema root that validates
     // nothing, a definition that was not found).
     let schemas = schemas();
-    let dashboard = example_dashboard("financy-api");
+    let typed = typed_example_dashboard("financy-api");
+    let dashboard = json_of(&typed);
     let panels = all_panels(&dashboard);
     let stat = titled(&panels, "Error budget remaining");
     let series = titled(&panels, "SLI");
-    let resource = grafana_dashboard_resource("financy-api", &dashboard);
+    let resource = json_of(&grafana_dashboard_resource("financy-api", &typed));
 
     let mut extra_key = dashboard.clone();
     extra_key["generator"] = json!("slogate");

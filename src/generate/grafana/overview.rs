@@ -4,8 +4,9 @@
 //! transformation). Every query aggregates to exactly those two labels, so the join keys are
 //! the same whatever labels a service adds, and an SLO's cells always land on one row.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::model::{Current, GridItem, PROMETHEUS, Panel, QueryVariable, Variable};
 use super::panels::{Field, Layout, base, column_thresholds, from, table, table_target};
 use super::percent_decimals;
 use crate::conventions as names;
@@ -19,11 +20,11 @@ const FIRING: &str = "Alerts firing";
 
 /// Team filter: every `team` label on the recorded objectives. "All" is `.*`, so SLOs of
 /// services without a team stay visible.
-pub(super) fn team_variable() -> Value {
+pub(super) fn team_variable() -> Variable {
     query_variable(
         names::LABEL_TEAM,
         "Team",
-        &format!(
+        format!(
             "label_values({}, {})",
             names::METRIC_OBJECTIVE,
             names::LABEL_TEAM
@@ -34,11 +35,11 @@ pub(super) fn team_variable() -> Value {
 
 /// Service filter, narrowed by the team filter. "All" is the list of the team's services
 /// (no custom all value), so alerts, which carry no team label, follow the team filter too.
-pub(super) fn service_variable() -> Value {
+pub(super) fn service_variable() -> Variable {
     query_variable(
         "service",
         "Service",
-        &format!(
+        format!(
             "label_values({}{{{}=~\"$team\"}}, {})",
             names::METRIC_OBJECTIVE,
             names::LABEL_TEAM,
@@ -48,32 +49,38 @@ pub(super) fn service_variable() -> Value {
     )
 }
 
-fn query_variable(name: &str, label: &str, query: &str, all_value: Option<&str>) -> Value {
-    let mut variable = json!({
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": super::panels::datasource(),
-        "query": query,
-        "definition": query,
-        "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
-        "hide": 0,
-        "includeAll": true,
-        "multi": true,
-        "options": [],
-        "refresh": 2,
-        "regex": "",
-        "skipUrlSync": false,
-        "sort": 1,
-    });
-    if let Some(all) = all_value {
-        variable["allValue"] = json!(all);
-    }
-    variable
+fn query_variable(
+    name: &'static str,
+    label: &'static str,
+    query: String,
+    all_value: Option<&'static str>,
+) -> Variable {
+    Variable::Query(QueryVariable {
+        all_value,
+        current: Current {
+            selected: true,
+            text: ["All"],
+            value: ["$__all"],
+        },
+        datasource: PROMETHEUS,
+        definition: query.clone(),
+        hide: 0,
+        include_all: true,
+        label,
+        multi: true,
+        name,
+        options: [],
+        query,
+        refresh: 2,
+        regex: "",
+        skip_url_sync: false,
+        sort: 1,
+        kind: "query",
+    })
 }
 
 /// The overview's panels: the SLO table, then the firing alerts.
-pub(super) fn panels(catalog: &crate::spec::Catalog) -> Vec<Value> {
+pub(super) fn panels(catalog: &crate::spec::Catalog) -> Vec<GridItem> {
     let slos: Vec<_> = catalog.services.iter().flat_map(|s| &s.slos).collect();
     // Fine enough for the most precise objective (99.95 -> 3 decimals); one setting for the
     // whole table, as the reference schema allows no per-column decimals.
@@ -85,12 +92,12 @@ pub(super) fn panels(catalog: &crate::spec::Catalog) -> Vec<Value> {
         .max(2);
     let height = (slos.len() as u32 + 4).clamp(6, 30);
     let mut layout = Layout::default();
-    layout.line(height, vec![(24, slo_table(decimals))]);
-    layout.line(8, vec![(24, alerts_table())]);
+    layout.line(height, [(24, slo_table(decimals))]);
+    layout.line(8, [(24, alerts_table())]);
     layout.finish()
 }
 
-fn slo_table(decimals: u32) -> Value {
+fn slo_table(decimals: u32) -> Panel {
     let (svc, slo) = (names::LABEL_SERVICE, names::LABEL_SLO);
     let by = format!("by ({svc}, {slo})");
     let filter = format!("{{{}=~\"$team\", {svc}=~\"$service\"}}", names::LABEL_TEAM);
@@ -164,7 +171,8 @@ fn slo_table(decimals: u32) -> Value {
     ];
     table(
         "SLOs",
-        "One row per SLO: objective, SLI and error budget left over the SLO's period, burn rate over the shortest alert window (1x spends exactly the budget), and alerts firing now. Worst budget first.",
+        "One row per SLO: objective, SLI and error budget left over the SLO's period, burn rate over the shortest alert window (1x spends exactly the budget), and alerts firing now. Worst budget first."
+            .to_string(),
         targets,
         transformations,
         &Field {
@@ -177,7 +185,7 @@ fn slo_table(decimals: u32) -> Value {
     )
 }
 
-fn alerts_table() -> Value {
+fn alerts_table() -> Panel {
     let (svc, slo, sev) = (
         names::LABEL_SERVICE,
         names::LABEL_SLO,
@@ -205,7 +213,8 @@ fn alerts_table() -> Value {
     }})];
     table(
         "SLO alerts firing",
-        "Burn-rate and missing-data alerts firing now, by service, SLO and severity (page wakes someone, ticket can wait for working hours).",
+        "Burn-rate and missing-data alerts firing now, by service, SLO and severity (page wakes someone, ticket can wait for working hours)."
+            .to_string(),
         vec![target],
         transformations,
         &Field {

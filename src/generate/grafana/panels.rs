@@ -6,65 +6,57 @@
 //! reject (overrides with non-object values, `cellOptions` whose `oneOf` matches several
 //! variants) is used, so the same JSON loads in Grafana and validates in tests.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-/// The data source every panel, target and variable query goes through: the dashboard's
-/// `datasource` variable, so one dashboard works against any Prometheus.
-pub(super) fn datasource() -> Value {
-    json!({"type": "prometheus", "uid": "${datasource}"})
-}
+use super::fields::{
+    Custom, FieldConfig, FieldDefaults, Footer, Legend, Matcher, Mode, Names, Options, Override,
+    Property, ReduceOptions, SortBy, StatOptions, Step, TableCustom, TableOptions, Thresholds,
+    TimeseriesCustom, TimeseriesOptions, Tooltip,
+};
+use super::model::{GridItem, GridPos, PROMETHEUS, Panel, Row, Target};
 
 /// A Prometheus query over the dashboard's range (one series per label set over time).
-pub(super) fn range_target(ref_id: &str, expr: String, legend: &str) -> Value {
-    json!({
-        "datasource": datasource(),
-        "editorMode": "code",
-        "expr": expr,
-        "format": "time_series",
-        "instant": false,
-        "legendFormat": legend,
-        "range": true,
-        "refId": ref_id,
-    })
+pub(super) fn range_target(
+    ref_id: impl Into<Cow<'static, str>>,
+    expr: String,
+    legend: impl Into<Cow<'static, str>>,
+) -> Target {
+    target(ref_id.into(), expr, "time_series", false, legend.into())
 }
 
 /// A Prometheus query evaluated once, at the end of the range: for "now" values such as
 /// firing alerts, which must not show a value that was true earlier in the range.
-pub(super) fn instant_target(ref_id: &str, expr: String, legend: &str) -> Value {
-    json!({
-        "datasource": datasource(),
-        "editorMode": "code",
-        "expr": expr,
-        "format": "time_series",
-        "instant": true,
-        "legendFormat": legend,
-        "range": false,
-        "refId": ref_id,
-    })
+pub(super) fn instant_target(
+    ref_id: impl Into<Cow<'static, str>>,
+    expr: String,
+    legend: impl Into<Cow<'static, str>>,
+) -> Target {
+    target(ref_id.into(), expr, "time_series", true, legend.into())
 }
 
 /// An instant query returned as a table (one row per label set, labels as columns), for
 /// table panels that join several queries by their labels.
-pub(super) fn table_target(ref_id: &str, expr: String) -> Value {
-    json!({
-        "datasource": datasource(),
-        "editorMode": "code",
-        "expr": expr,
-        "format": "table",
-        "instant": true,
-        "legendFormat": "__auto",
-        "range": false,
-        "refId": ref_id,
-    })
+pub(super) fn table_target(ref_id: &'static str, expr: String) -> Target {
+    target(ref_id.into(), expr, "table", true, "__auto".into())
 }
 
-/// One threshold step: from `value` upwards (`None` is the base, -Infinity) use `color`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Step {
-    /// Lower bound of the step; `None` for the base step.
-    pub value: Option<f64>,
-    /// A Grafana color name.
-    pub color: &'static str,
+fn target(
+    ref_id: Cow<'static, str>,
+    expr: String,
+    format: &'static str,
+    instant: bool,
+    legend_format: Cow<'static, str>,
+) -> Target {
+    Target {
+        datasource: PROMETHEUS,
+        editor_mode: "code",
+        expr,
+        format,
+        instant,
+        legend_format,
+        range: !instant,
+        ref_id,
+    }
 }
 
 /// A base step.
@@ -81,7 +73,7 @@ pub(super) fn from(value: f64, color: &'static str) -> Step {
 }
 
 /// Absolute thresholds, sorted as Grafana requires (base first, then ascending).
-pub(super) fn thresholds(steps: &[Step]) -> Value {
+pub(super) fn thresholds(steps: &[Step]) -> Thresholds {
     let mut steps = steps.to_vec();
     steps.sort_by(|a, b| match (a.value, b.value) {
         (None, None) => std::cmp::Ordering::Equal,
@@ -89,11 +81,10 @@ pub(super) fn thresholds(steps: &[Step]) -> Value {
         (Some(_), None) => std::cmp::Ordering::Greater,
         (Some(a), Some(b)) => a.total_cmp(&b),
     });
-    let steps: Vec<Value> = steps
-        .iter()
-        .map(|s| json!({"color": s.color, "value": s.value}))
-        .collect();
-    json!({"mode": "absolute", "steps": steps})
+    Thresholds {
+        mode: "absolute",
+        steps,
+    }
 }
 
 /// The field defaults a panel shows its values with.
@@ -127,28 +118,18 @@ impl Field {
         }
     }
 
-    fn defaults(&self, color_mode: &str, custom: Option<Value>) -> Value {
-        let mut d = Map::new();
-        d.insert("unit".into(), json!(self.unit));
-        if let Some(decimals) = self.decimals {
-            d.insert("decimals".into(), json!(decimals));
+    fn defaults(&self, color_mode: &'static str, custom: Option<Custom>) -> FieldDefaults {
+        FieldDefaults {
+            color: Mode { mode: color_mode },
+            custom,
+            decimals: self.decimals,
+            mappings: [],
+            max: self.max,
+            min: self.min,
+            no_value: self.no_value.clone(),
+            thresholds: thresholds(&self.steps),
+            unit: self.unit,
         }
-        if let Some(min) = self.min {
-            d.insert("min".into(), json!(min));
-        }
-        if let Some(max) = self.max {
-            d.insert("max".into(), json!(max));
-        }
-        d.insert("thresholds".into(), thresholds(&self.steps));
-        d.insert("color".into(), json!({"mode": color_mode}));
-        d.insert("mappings".into(), json!([]));
-        if let Some(text) = &self.no_value {
-            d.insert("noValue".into(), json!(text));
-        }
-        if let Some(custom) = custom {
-            d.insert("custom".into(), custom);
-        }
-        Value::Object(d)
     }
 }
 
@@ -163,57 +144,38 @@ pub(super) enum ThresholdLines {
 
 /// A time series panel. Series take palette colors; thresholds only draw lines.
 pub(super) fn timeseries(
-    title: &str,
-    description: &str,
-    targets: Vec<Value>,
+    title: &'static str,
+    description: String,
+    targets: Vec<Target>,
     field: &Field,
     lines: ThresholdLines,
-    axis_label: &str,
-) -> Value {
-    let custom = json!({
-        "axisBorderShow": false,
-        "axisCenteredZero": false,
-        "axisColorMode": "text",
-        "axisLabel": axis_label,
-        "axisPlacement": "auto",
-        "barAlignment": 0,
-        "drawStyle": "line",
-        "fillOpacity": 10,
-        "gradientMode": "none",
-        "hideFrom": {"legend": false, "tooltip": false, "viz": false},
-        "insertNulls": false,
-        "lineInterpolation": "linear",
-        "lineWidth": 1,
-        "pointSize": 4,
-        "scaleDistribution": {"type": "linear"},
-        "showPoints": "never",
-        "spanNulls": false,
-        "stacking": {"group": "A", "mode": "none"},
-        "thresholdsStyle": {"mode": match lines {
-            ThresholdLines::Off => "off",
-            ThresholdLines::Dashed => "dashed",
-        }},
-    });
-    json!({
-        "type": "timeseries",
-        "title": title,
-        "description": description,
-        "datasource": datasource(),
-        "targets": targets,
-        "fieldConfig": {
-            "defaults": field.defaults("palette-classic", Some(custom)),
-            "overrides": [],
-        },
-        "options": {
-            "legend": {
-                "calcs": ["lastNotNull", "min", "max"],
-                "displayMode": "table",
-                "placement": "bottom",
-                "showLegend": true,
+    axis_label: &'static str,
+) -> Panel {
+    let style = match lines {
+        ThresholdLines::Off => "off",
+        ThresholdLines::Dashed => "dashed",
+    };
+    let custom = Custom::Timeseries(TimeseriesCustom::lines(axis_label, style));
+    panel(
+        "timeseries",
+        title,
+        description,
+        targets,
+        field.defaults("palette-classic", Some(custom)),
+        Vec::new(),
+        Options::Timeseries(TimeseriesOptions {
+            legend: Legend {
+                calcs: ["lastNotNull", "min", "max"],
+                display_mode: "table",
+                placement: "bottom",
+                show_legend: true,
             },
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-    })
+            tooltip: Tooltip {
+                mode: "multi",
+                sort: "desc",
+            },
+        }),
+    )
 }
 
 /// How a stat panel shows its value.
@@ -227,99 +189,132 @@ pub(super) enum StatLook {
 
 /// A stat panel reducing each series to its last value.
 pub(super) fn stat(
-    title: &str,
-    description: &str,
-    targets: Vec<Value>,
+    title: &'static str,
+    description: String,
+    targets: Vec<Target>,
     field: &Field,
     look: StatLook,
-) -> Value {
-    let (graph, color, text) = match look {
+) -> Panel {
+    let (graph_mode, color_mode, text_mode) = match look {
         StatLook::ValueWithTrend => ("area", "value", "auto"),
         StatLook::State => ("none", "background", "value_and_name"),
     };
-    json!({
-        "type": "stat",
-        "title": title,
-        "description": description,
-        "datasource": datasource(),
-        "targets": targets,
-        "fieldConfig": {
-            "defaults": field.defaults("thresholds", None),
-            "overrides": [],
-        },
-        "options": {
-            "colorMode": color,
-            "graphMode": graph,
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "percentChangeColorMode": "standard",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
-            "showPercentChange": false,
-            "textMode": text,
-            "wideLayout": true,
-        },
-    })
+    panel(
+        "stat",
+        title,
+        description,
+        targets,
+        field.defaults("thresholds", None),
+        Vec::new(),
+        Options::Stat(StatOptions {
+            color_mode,
+            graph_mode,
+            justify_mode: "auto",
+            orientation: "auto",
+            percent_change_color_mode: "standard",
+            reduce_options: ReduceOptions {
+                calcs: ["lastNotNull"],
+                fields: "",
+                values: false,
+            },
+            show_percent_change: false,
+            text_mode,
+            wide_layout: true,
+        }),
+    )
 }
 
-/// A column override: thresholds for the named columns of a table. The reference schema only
-/// accepts object values in overrides, so columns are matched with `byNames` (whose options
-/// are an object) and only object-valued properties (thresholds) are overridden.
-pub(super) fn column_thresholds(columns: &[&str], steps: &[Step]) -> Value {
-    json!({
-        "matcher": {"id": "byNames", "options": {"mode": "include", "names": columns}},
-        "properties": [{"id": "thresholds", "value": thresholds(steps)}],
-    })
+/// Thresholds for the named columns of a table (see [`Override`] for why only these).
+pub(super) fn column_thresholds(columns: &[&'static str], steps: &[Step]) -> Override {
+    Override {
+        matcher: Matcher {
+            id: "byNames",
+            options: Names {
+                mode: "include",
+                names: columns.to_vec(),
+            },
+        },
+        properties: [Property {
+            id: "thresholds",
+            value: thresholds(steps),
+        }],
+    }
 }
 
 /// A table panel whose cells are colored by thresholds (text color), sorted by a column.
 pub(super) fn table(
-    title: &str,
-    description: &str,
-    targets: Vec<Value>,
-    transformations: Vec<Value>,
+    title: &'static str,
+    description: String,
+    targets: Vec<Target>,
+    transformations: Vec<serde_json::Value>,
     field: &Field,
-    overrides: Vec<Value>,
-    sort_by: Option<(&str, bool)>,
-) -> Value {
-    // `displayMode` rather than `cellOptions`: the reference schema's `cellOptions` is a
-    // `oneOf` that any `{type: ...}` object matches more than once, and Grafana migrates
-    // `displayMode` into `cellOptions` on load.
-    let custom = json!({
-        "align": "auto",
-        "displayMode": "color-text",
-        "filterable": false,
-        "inspect": false,
+    overrides: Vec<Override>,
+    sort_by: Option<(&'static str, bool)>,
+) -> Panel {
+    let custom = Custom::Table(TableCustom {
+        align: "auto",
+        display_mode: "color-text",
+        filterable: false,
+        inspect: false,
     });
-    let sort_by: Vec<Value> = sort_by
-        .map(|(name, desc)| json!({"displayName": name, "desc": desc}))
-        .into_iter()
-        .collect();
-    json!({
-        "type": "table",
-        "title": title,
-        "description": description,
-        "datasource": datasource(),
-        "targets": targets,
-        "transformations": transformations,
-        "fieldConfig": {
-            "defaults": field.defaults("thresholds", Some(custom)),
-            "overrides": overrides,
+    let mut table = panel(
+        "table",
+        title,
+        description,
+        targets,
+        field.defaults("thresholds", Some(custom)),
+        overrides,
+        Options::Table(TableOptions {
+            cell_height: "sm",
+            footer: Footer {
+                count_rows: false,
+                reducer: ["sum"],
+                show: false,
+            },
+            frame_index: 0,
+            show_header: true,
+            sort_by: sort_by
+                .map(|(display_name, desc)| SortBy { desc, display_name })
+                .into_iter()
+                .collect(),
+        }),
+    );
+    table.transformations = Some(transformations);
+    table
+}
+
+/// A panel reading the dashboard's data source, not yet placed (see [`Layout`]).
+fn panel(
+    kind: &'static str,
+    title: &'static str,
+    description: String,
+    targets: Vec<Target>,
+    defaults: FieldDefaults,
+    overrides: Vec<Override>,
+    options: Options,
+) -> Panel {
+    Panel {
+        datasource: PROMETHEUS,
+        description,
+        field_config: FieldConfig {
+            defaults,
+            overrides,
         },
-        "options": {
-            "cellHeight": "sm",
-            "footer": {"countRows": false, "reducer": ["sum"], "show": false},
-            "frameIndex": 0,
-            "showHeader": true,
-            "sortBy": sort_by,
-        },
-    })
+        grid_pos: GridPos::default(),
+        id: 0,
+        options,
+        targets,
+        title,
+        transformations: None,
+        kind,
+    }
 }
 
 /// Places panels on Grafana's 24-column grid, top to bottom, and numbers them.
 #[derive(Debug, Default)]
 pub(super) struct Layout {
     /// The panels placed so far, rows included, in display order.
-    panels: Vec<Value>,
+    panels: Vec<GridItem>,
     /// The next free grid line.
     y: u32,
     /// The last panel id used (ids must be unique within a dashboard).
@@ -328,39 +323,44 @@ pub(super) struct Layout {
 
 impl Layout {
     /// An expanded row: its panels follow it at the top level, as Grafana stores them.
-    pub fn row(&mut self, title: &str) {
+    pub fn row(&mut self, title: String) {
         self.id += 1;
-        self.panels.push(json!({
-            "type": "row",
-            "id": self.id,
-            "title": title,
-            "collapsed": false,
-            "panels": [],
-            "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+        self.panels.push(GridItem::Row(Row {
+            collapsed: false,
+            grid_pos: GridPos {
+                h: 1,
+                w: 24,
+                x: 0,
+                y: self.y,
+            },
+            id: self.id,
+            panels: [],
+            title,
+            kind: "row",
         }));
         self.y += 1;
     }
 
     /// One line of panels of the given height, each `(width, panel)`, left to right.
-    pub fn line(&mut self, height: u32, panels: Vec<(u32, Value)>) {
+    pub fn line<const N: usize>(&mut self, height: u32, panels: [(u32, Panel); N]) {
         let mut x = 0;
         for (width, mut panel) in panels {
             self.id += 1;
-            if let Value::Object(p) = &mut panel {
-                p.insert("id".into(), json!(self.id));
-                p.insert(
-                    "gridPos".into(),
-                    json!({"h": height, "w": width, "x": x, "y": self.y}),
-                );
-            }
-            self.panels.push(panel);
+            panel.id = self.id;
+            panel.grid_pos = GridPos {
+                h: height,
+                w: width,
+                x,
+                y: self.y,
+            };
+            self.panels.push(GridItem::Panel(Box::new(panel)));
             x += width;
         }
         self.y += height;
     }
 
     /// The placed panels.
-    pub fn finish(self) -> Vec<Value> {
+    pub fn finish(self) -> Vec<GridItem> {
         self.panels
     }
 }

@@ -4,8 +4,9 @@
 //! (stats), how fast is the budget burning in each alert window and which alerts fire, and
 //! what traffic the SLI sees.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
+use super::model::{Annotation, GridItem, PROMETHEUS, Panel, QueryAnnotation};
 use super::panels::{
     Field, Layout, StatLook, ThresholdLines, base, from, instant_target, range_target, stat,
     timeseries,
@@ -114,22 +115,22 @@ fn selector(service: &str, slo: &str) -> String {
 }
 
 /// The service's dashboard panels: a row and its panels per SLO.
-pub(super) fn panels(service: &ServiceLevels, custom: &[AlertWindowsSpec]) -> Vec<Value> {
+pub(super) fn panels(service: &ServiceLevels, custom: &[AlertWindowsSpec]) -> Vec<GridItem> {
     let mut layout = Layout::default();
     for slo in &service.slos {
         let view = SloView::new(service, slo, custom);
-        layout.row(&row_title(slo));
+        layout.row(row_title(slo));
         layout.line(
             5,
-            vec![
+            [
                 (6, sli_stat(&view)),
                 (6, budget_stat(&view)),
                 (6, current_burn_stat(&view)),
                 (6, alerts_stat(&view)),
             ],
         );
-        layout.line(9, vec![(12, sli_series(&view)), (12, burn_series(&view))]);
-        layout.line(8, vec![(24, traffic_series(&view))]);
+        layout.line(9, [(12, sli_series(&view)), (12, burn_series(&view))]);
+        layout.line(8, [(24, traffic_series(&view))]);
     }
     layout.finish()
 }
@@ -178,11 +179,11 @@ fn sli_field(view: &SloView) -> Field {
     }
 }
 
-fn sli_stat(view: &SloView) -> Value {
+fn sli_stat(view: &SloView) -> Panel {
     let expr = format!("1 - {}", view.error_ratio(&view.period));
     stat(
         titles::SLI_STAT,
-        &describe(
+        describe(
             view,
             &format!(
                 "Share of good events over the last {} (green from the objective, {}%).",
@@ -196,7 +197,7 @@ fn sli_stat(view: &SloView) -> Value {
     )
 }
 
-fn budget_stat(view: &SloView) -> Value {
+fn budget_stat(view: &SloView) -> Panel {
     // Red once spent, yellow under the warning share, green above.
     let steps = vec![
         base("red"),
@@ -205,7 +206,7 @@ fn budget_stat(view: &SloView) -> Value {
     ];
     stat(
         titles::BUDGET,
-        &format!(
+        format!(
             "Share of the {} error budget ({}% of events) not yet spent; negative once overspent.",
             view.period,
             number(clean(view.slo.error_budget() * 100.0))
@@ -224,10 +225,10 @@ fn budget_stat(view: &SloView) -> Value {
     )
 }
 
-fn current_burn_stat(view: &SloView) -> Value {
+fn current_burn_stat(view: &SloView) -> Panel {
     stat(
         titles::CURRENT_BURN,
-        &format!(
+        format!(
             "Error budget burn over the last {} as a multiple of the sustainable rate (1x spends exactly the budget over the period). Red from {}x, the fast page's factor.",
             view.shortest,
             number(clean(view.windows.page_quick.factor))
@@ -250,7 +251,7 @@ fn current_burn_stat(view: &SloView) -> Value {
     )
 }
 
-fn alerts_stat(view: &SloView) -> Value {
+fn alerts_stat(view: &SloView) -> Panel {
     let labels = format!(
         "{}=\"{}\", {}=\"{}\", alertstate=\"firing\"",
         names::LABEL_SERVICE,
@@ -267,7 +268,7 @@ fn alerts_stat(view: &SloView) -> Value {
                 names::LABEL_SEVERITY,
                 escape_label_value(&view.alert_name())
             ),
-            &format!("{{{{{}}}}}", names::LABEL_SEVERITY),
+            format!("{{{{{}}}}}", names::LABEL_SEVERITY),
         ));
     }
     targets.push(instant_target(
@@ -280,7 +281,7 @@ fn alerts_stat(view: &SloView) -> Value {
     ));
     stat(
         titles::ALERTS,
-        &format!(
+        format!(
             "Burn-rate alerts ({}) firing now, by severity (page, ticket), and {} when the SLI has no data.",
             view.alert_name(),
             names::ALERT_SLI_ABSENT
@@ -296,22 +297,22 @@ fn alerts_stat(view: &SloView) -> Value {
     )
 }
 
-fn sli_series(view: &SloView) -> Value {
+fn sli_series(view: &SloView) -> Panel {
     let targets = vec![
         range_target(
             "A",
             format!("1 - {}", view.error_ratio(&view.shortest)),
-            &format!("SLI over {}", view.shortest),
+            format!("SLI over {}", view.shortest),
         ),
         range_target(
             "B",
             format!("1 - {}", view.error_ratio(&view.period)),
-            &format!("SLI over {}", view.period),
+            format!("SLI over {}", view.period),
         ),
     ];
     timeseries(
         titles::SLI,
-        &describe(
+        describe(
             view,
             &format!(
                 "Share of good events over {} (how it is now) and over the {} period (what the objective judges); the dashed line is the objective, {}%.",
@@ -358,7 +359,7 @@ fn burn_factor_steps(view: &SloView) -> Vec<(f64, &'static str)> {
     merged
 }
 
-fn burn_series(view: &SloView) -> Value {
+fn burn_series(view: &SloView) -> Panel {
     let targets = view
         .windows
         .distinct_windows()
@@ -366,18 +367,14 @@ fn burn_series(view: &SloView) -> Value {
         .zip(ref_ids())
         .map(|(w, id)| {
             let w = w.to_string();
-            range_target(
-                &id,
-                format!("{} / {}", view.error_ratio(&w), view.budget),
-                &w,
-            )
+            range_target(id, format!("{} / {}", view.error_ratio(&w), view.budget), w)
         })
         .collect();
     let mut steps = vec![base("green")];
     steps.extend(burn_factor_steps(view).into_iter().map(|(f, c)| from(f, c)));
     timeseries(
         titles::BURN,
-        &format!(
+        format!(
             "Error ratio over each alert window divided by the error budget ({}): 1x spends the budget exactly over the period. Dashed lines: the factors at which a tier fires when both its long and short window exceed it (orange: ticket, red: page).",
             view.budget
         ),
@@ -393,7 +390,7 @@ fn burn_series(view: &SloView) -> Value {
     )
 }
 
-fn traffic_series(view: &SloView) -> Value {
+fn traffic_series(view: &SloView) -> Panel {
     let (bad, noun) = match &view.slo.sli {
         Sli::Latency(l) => (
             format!("slower than {}", l.threshold),
@@ -411,12 +408,12 @@ fn traffic_series(view: &SloView) -> Value {
             range_target(
                 "B",
                 view.recorded(&names::sli_error_rate_metric(&view.shortest)),
-                &bad,
+                bad,
             ),
         ];
         timeseries(
             titles::TRAFFIC,
-            &format!(
+            format!(
                 "Events per second the SLI counts, and {noun} among them (error ratio x total), over {}.",
                 view.shortest
             ),
@@ -430,14 +427,14 @@ fn traffic_series(view: &SloView) -> Value {
         // there is to show.
         timeseries(
             titles::ERROR_RATIO,
-            &format!(
+            format!(
                 "The SLI's error ratio over {} (it counts no events, so there are no request rates); the dashed line is the error budget, {}.",
                 view.shortest, view.budget
             ),
             vec![range_target(
                 "A",
                 view.error_ratio(&view.shortest),
-                &format!("error ratio over {}", view.shortest),
+                format!("error ratio over {}", view.shortest),
             )],
             &Field {
                 decimals: Some(view.decimals + 1),
@@ -451,14 +448,18 @@ fn traffic_series(view: &SloView) -> Value {
     }
 }
 
-/// `A`, `B`, ... `Z`, `AA`, ...: Grafana's target ids.
-fn ref_ids() -> impl Iterator<Item = String> {
+/// `A`, `B`, ... `Z`, `AA`, ...: Grafana's target ids, the first 26 borrowed (no allocation).
+fn ref_ids() -> impl Iterator<Item = Cow<'static, str>> {
+    const LETTERS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     (0..).map(|mut i: usize| {
+        if i < 26 {
+            return Cow::Borrowed(&LETTERS[i..=i]);
+        }
         let mut id = String::new();
         loop {
             id.insert(0, (b'A' + (i % 26) as u8) as char);
             if i < 26 {
-                break id;
+                break Cow::Owned(id);
             }
             i = i / 26 - 1;
         }
@@ -466,23 +467,23 @@ fn ref_ids() -> impl Iterator<Item = String> {
 }
 
 /// A Prometheus annotation marking when this service's SLO alerts fired.
-pub(super) fn alert_annotation(service: &ServiceLevels) -> Value {
-    serde_json::json!({
-        "name": "SLO alerts",
-        "datasource": super::panels::datasource(),
-        "enable": true,
-        "hide": false,
-        "iconColor": "red",
-        "expr": format!(
+pub(super) fn alert_annotation(service: &ServiceLevels) -> Annotation {
+    Annotation::Query(QueryAnnotation {
+        datasource: PROMETHEUS,
+        enable: true,
+        expr: format!(
             "ALERTS{{{}=\"{}\", alertstate=\"firing\"}}",
             names::LABEL_SERVICE,
             escape_label_value(&service.service)
         ),
-        "step": "1m",
-        "titleFormat": format!("{{{{alertname}}}} ({{{{{}}}}})", names::LABEL_SEVERITY),
-        "textFormat": format!("{{{{{}}}}}", names::LABEL_SLO),
-        "tagKeys": format!("{},{}", names::LABEL_SLO, names::LABEL_SEVERITY),
-        "useValueForTime": false,
+        hide: false,
+        icon_color: "red",
+        name: "SLO alerts",
+        step: "1m",
+        tag_keys: format!("{},{}", names::LABEL_SLO, names::LABEL_SEVERITY),
+        text_format: format!("{{{{{}}}}}", names::LABEL_SLO),
+        title_format: format!("{{{{alertname}}}} ({{{{{}}}}})", names::LABEL_SEVERITY),
+        use_value_for_time: false,
     })
 }
 
@@ -492,7 +493,7 @@ mod tests {
 
     #[test]
     fn ref_ids_count_like_spreadsheet_columns() {
-        let ids: Vec<String> = ref_ids().take(28).collect();
+        let ids: Vec<String> = ref_ids().take(28).map(String::from).collect();
         assert_eq!((ids[0].as_str(), ids[25].as_str()), ("A", "Z"));
         assert_eq!((ids[26].as_str(), ids[27].as_str()), ("AA", "AB"));
     }
