@@ -194,6 +194,21 @@ fn dashboard_file(
     })
 }
 
+/// Labels on every Kubernetes resource slogate generates for a service: who manages it and
+/// which service it belongs to (operators and `kubectl` select by them).
+pub fn k8s_labels(service: &ServiceLevels) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "slogate".to_string(),
+        ),
+        (
+            crate::conventions::LABEL_SERVICE.replace('_', "-"),
+            service.service.clone(),
+        ),
+    ])
+}
+
 /// A Kubernetes object name (RFC 1123 subdomain) from a service name, which may hold `_` or
 /// capitals that Kubernetes refuses.
 pub fn k8s_name(name: &str) -> String {

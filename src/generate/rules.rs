@@ -465,15 +465,7 @@ pub struct K8sMetadata {
 
 /// Wraps a service's rules in a PrometheusRule resource named `<service>-slos`.
 pub fn prometheus_rule(service: &ServiceLevels, rules: RuleFile) -> PrometheusRule {
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        "app.kubernetes.io/managed-by".to_string(),
-        "slogate".to_string(),
-    );
-    labels.insert(
-        names::LABEL_SERVICE.replace('_', "-"),
-        service.service.clone(),
-    );
+    let labels = super::k8s_labels(service);
     PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::conventions as names;
 use crate::spec::{CanaryProfile, ServiceLevels};
 
 mod template;
@@ -224,15 +223,7 @@ fn web_provider(settings: &RolloutSettings, path: &str, body: String) -> MetricP
 }
 
 fn metadata(service: &ServiceLevels, name: String) -> ObjectMeta {
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        "app.kubernetes.io/managed-by".to_string(),
-        "slogate".to_string(),
-    );
-    labels.insert(
-        names::LABEL_SERVICE.replace('_', "-"),
-        service.service.clone(),
-    );
+    let labels = crate::generate::k8s_labels(service);
     let mut annotations = BTreeMap::new();
     annotations.insert(
         "slogate/verdicts".to_string(),
