@@ -14,7 +14,10 @@
 //! - p-values, difference intervals, risk ratios and their intervals (closed forms): 1e-9
 //!   relative. The remaining differences come from the normal distribution function (statrs'
 //!   `erfc` is good to about 1e-10 relative; R's `pnorm` and scipy's `ndtr` to about 1e-16).
-//! - Location shift and its bounds: 1e-6 relative to the larger of |value| and 1. R finds them
+//! - Exact interval ends (`LocationShift::interval`): equal to the pairwise differences R's
+//!   script finds by listing every difference and evaluating `wilcox.test`'s statistic between
+//!   neighbours, and within 1e-4 (plus rounding) of the bounds R prints.
+//! - Location shift and R's printed bounds (`LocationShift::root_interval`): 1e-6 relative to the larger of |value| and 1. R finds them
 //!   with `uniroot(tol = 1e-4)` on a step function, so R's answer is only within 1e-4 of the
 //!   jump it brackets; but slogate steps through the very same Brent iterations on the very
 //!   same statistic, so it lands on R's point, not merely near it. 1e-6 leaves room only for
@@ -180,7 +183,7 @@ fn normal_approximation_matches_scipy() {
 #[test]
 fn location_shift_matches_r() {
     let r = reference(R_REFERENCE);
-    let mut worst = 0.0f64;
+    let (mut worst, mut exact_cases) = (0.0f64, 0);
     for case in r["wilcox"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (x, y) = (sample(&case["x"]), sample(&case["y"]));
@@ -193,10 +196,11 @@ fn location_shift_matches_r() {
                 continue;
             }
             let got = got.unwrap_or_else(|| panic!("{what}: None where R answers"));
+            // R's own path: the estimate and uniroot's stopping points.
             let pairs = [
                 ("estimate", got.estimate),
-                ("lower", got.interval[0]),
-                ("upper", got.interval[1]),
+                ("lower", got.root_interval[0]),
+                ("upper", got.root_interval[1]),
             ];
             for (field, value) in pairs {
                 let want = number(&expected[field], &what);
@@ -207,9 +211,31 @@ fn location_shift_matches_r() {
                     "{what}: {field} {value:e} vs R {want:e}"
                 );
             }
+            // The exact ends: the very pairwise differences R's script finds by listing them
+            // all, and within uniroot's tolerance of what R prints.
+            for (i, field) in ["lower", "upper"].into_iter().enumerate() {
+                let exact = number(&expected[format!("exact_{field}").as_str()], &what);
+                assert_eq!(got.interval[i], exact, "{what}: exact {field}");
+                let printed = number(&expected[field], &what);
+                // uniroot's tolerance, plus the rounding of x - d against y in R's statistic
+                // (a unit in the last place of the values: 1.2e-4 near 1e12).
+                let magnitude = x.iter().chain(&y).fold(0.0f64, |m, v| m.max(v.abs()));
+                let reach = 1e-4 + 8.0 * f64::EPSILON * (printed.abs() + magnitude);
+                assert!(
+                    (got.interval[i] - printed).abs() <= reach,
+                    "{what}: exact {field} {exact:e} is not within 1e-4 of R's {printed:e}"
+                );
+                if got.interval[i] != got.root_interval[i] {
+                    exact_cases += 1;
+                }
+            }
         }
     }
-    eprintln!("location shift: largest difference from R {worst:e} (scaled)");
+    eprintln!(
+        "location shift: largest difference from R {worst:e} (scaled); \
+         {exact_cases} interval ends moved from R's stopping point to the exact difference"
+    );
+    assert!(exact_cases > 0, "no case exercises the exact ends");
 }
 
 #[test]
@@ -293,8 +319,12 @@ fn kayenta_faults_are_visible() {
     ];
     let test = rank_sum_test(&spikes, &[1.0; 10], Alternative::Greater).unwrap();
     assert!(test.p_value < 0.001, "{test:?}");
+    // The exact interval is (0, 99]: it ends at the jump at shift 0, which it leaves out
+    // (R's uniroot stops at 6.8e-5, just inside).
     let shift = location_shift(&spikes, &[1.0; 10], 0.98).unwrap();
-    assert!(shift.interval[0] > 0.0, "{shift:?}");
+    assert_eq!(shift.interval, [0.0, 99.0], "{shift:?}");
+    assert_eq!(shift.closed, [false, true], "{shift:?}");
+    assert!(shift.root_interval[0] > 0.0, "{shift:?}");
     let small = [0.0, 1.0, 2.0, 1.0, 0.0, 0.0];
     let test = rank_sum_test(&small, &[0.0; 6], Alternative::Greater).unwrap();
     assert!(test.p_value < 0.05, "{test:?}");

@@ -240,10 +240,12 @@ fn values_evidence(
     j.interval = shift.map(|s| s.interval);
     let describe = match shift {
         Some(s) => format!(
-            "{sides}, shift {} in [{}, {}]",
+            "{sides}, shift {} in {}{}, {}{}",
             sig(s.estimate),
+            if s.closed[0] { '[' } else { '(' },
             sig(s.interval[0]),
-            sig(s.interval[1])
+            sig(s.interval[1]),
+            if s.closed[1] { ']' } else { ')' },
         ),
         None => sides,
     };
@@ -251,8 +253,11 @@ fn values_evidence(
         effect,
         p_greater: greater.p_value,
         p_less: less.p_value,
-        interval_above: shift.is_some_and(|s| s.interval[0] > 0.0),
-        interval_below: shift.is_some_and(|s| s.interval[1] < 0.0),
+        // An open end at 0 excludes 0 as surely as an end above it.
+        interval_above: shift
+            .is_some_and(|s| s.interval[0] > 0.0 || (s.interval[0] == 0.0 && !s.closed[0])),
+        interval_below: shift
+            .is_some_and(|s| s.interval[1] < 0.0 || (s.interval[1] == 0.0 && !s.closed[1])),
         describe,
     })
 }

@@ -18,6 +18,7 @@
 //! inputs give the same result, bit for bit, whatever the order of the values. No input makes
 //! these functions panic; where R stops with an error they return `None`.
 
+mod differences;
 mod exact;
 mod mann_whitney;
 mod proportions;

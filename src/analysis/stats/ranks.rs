@@ -52,6 +52,11 @@ impl Sorted {
     pub(crate) fn max(&self) -> f64 {
         self.values.last().copied().unwrap_or(f64::NAN)
     }
+
+    /// The values, ascending.
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.values
+    }
 }
 
 /// How x shifted by d and y rank together.
@@ -103,6 +108,16 @@ pub(crate) fn rank(x: &Sorted, y: &Sorted, d: f64) -> Ranking {
         }
     }
     Ranking { twice_u, ties }
+}
+
+/// How `x - d` and `y` rank together for a shift d strictly between two pairwise differences,
+/// given how many pairs have `x_i - y_j > d`: no shifted x meets a y there, so only the ties
+/// within each sample remain.
+pub(crate) fn between_jumps(x: &Sorted, y: &Sorted, pairs_above: u128) -> Ranking {
+    Ranking {
+        twice_u: 2 * pairs_above,
+        ties: x.ties.saturating_add(y.ties),
+    }
 }
 
 #[cfg(test)]

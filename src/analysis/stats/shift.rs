@@ -9,10 +9,15 @@
 //! merge of the sorted samples (O(n + m)), so it lands where R lands, at any sample size.
 //! A search takes some 20 to 50 evaluations in all; data spread over hundreds of orders of
 //! magnitude can take R's limit of 1,000 per root, as in R.
+//!
+//! R's bounds are where its search stopped, up to 1e-4 away from the jump of the statistic
+//! they stand for. slogate reports the jump itself, a pairwise difference `x_i - y_j`
+//! ([`super::differences`]), and keeps R's numbers alongside for comparison.
 
+use super::differences::Differences;
 use super::mann_whitney::standardised;
 use super::ranks::{self, Ranking, Sorted};
-use super::zeroin::zeroin;
+use super::zeroin::{TOL, zeroin};
 use super::{Alternative, qnorm_upper, valid_confidence};
 
 /// Location shift of x relative to y and its confidence interval.
@@ -20,8 +25,17 @@ use super::{Alternative, qnorm_upper, valid_confidence};
 pub struct LocationShift {
     /// The shift d at which x − d and y look alike: R's "difference in location".
     pub estimate: f64,
-    /// Two-sided confidence interval for the shift, `[lower, upper]`.
+    /// Two-sided confidence interval for the shift, `[lower, upper]`: the pairwise differences
+    /// `x_i - y_j` at which the statistic crosses the normal quantiles, found exactly.
     pub interval: [f64; 2],
+    /// The interval as R prints it: `uniroot`'s stopping points, within 1e-4 of `interval`'s
+    /// ends (equal to them where the search starts on a jump).
+    pub root_interval: [f64; 2],
+    /// Whether each end of `interval` belongs to it. An end is a jump of the statistic: the
+    /// shifts just inside are in the interval, the jump itself only when the statistic there
+    /// (with the tied pair counted half) is still within the quantiles. Kayenta's spiky canary
+    /// gets `(0, 99]` at 98%: every shift above 0, but not 0 itself.
+    pub closed: [bool; 2],
     /// The confidence level of `interval`, as asked.
     pub confidence: f64,
 }
@@ -67,19 +81,33 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
     if w_lo.is_nan() || w_hi.is_nan() {
         return None;
     }
-    // R's root(zq): the shift where W(d) = zq, or an end of the range when W never gets there.
+    let differences = Differences::new(&xs, &ys);
+    let magnitude = [xs.min(), xs.max(), ys.min(), ys.max()]
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    // R's root(zq): the shift where W(d) = zq, or an end of the range when W never gets there;
+    // and the exact jump of W that R's answer brackets (the ends of the range are jumps).
     let root = |zq: f64| {
         let (f_lo, f_hi) = (w_lo - zq, w_hi - zq);
         if f_lo <= 0.0 {
-            lo
+            (lo, lo)
         } else if f_hi >= 0.0 {
-            hi
+            (hi, hi)
         } else {
-            zeroin(lo, hi, f_lo, f_hi, |d| corrected(d) - zq)
+            let r = zeroin(lo, hi, f_lo, f_hi, |d| corrected(d) - zq);
+            // zeroin stops with the jump of the computed statistic inside its last bracket, of
+            // width 2·(2ε|r| + TOL/2); that jump is where the rounded x_i - d meets y_j, which
+            // can be a few units in the last place of the values away from x_i - y_j.
+            let reach = TOL + 8.0 * f64::EPSILON * (r.abs() + magnitude);
+            let above = |r: Ranking| stat(&r, Some(Alternative::TwoSided)) - zq;
+            let exact = differences.crossing(r - reach, r + reach, above);
+            (r, exact.unwrap_or(r))
         }
     };
     let z = qnorm_upper((1.0 - confidence) / 2.0)?;
-    let interval = [root(z), root(-z)];
+    let ((r_lower, lower), (r_upper, upper)) = (root(z), root(-z));
+    let (interval, root_interval) = ([lower, upper], [r_lower, r_upper]);
+    let closed = [corrected(lower) - z <= 0.0, corrected(upper) + z >= 0.0];
     let (v_lo, v_hi) = (stat(&at_lo, None), stat(&at_hi, None));
     // R's uniroot refuses ends whose values have the same sign; W(lo) >= 0 >= W(hi) always
     // holds (all of x - lo sits at or above y), so this only guards against the impossible.
@@ -87,10 +115,12 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
         return None;
     }
     let estimate = zeroin(lo, hi, v_lo, v_hi, plain);
-    let all = [estimate, interval[0], interval[1]];
+    let all = [estimate, lower, upper, r_lower, r_upper];
     all.iter().all(|v| v.is_finite()).then_some(LocationShift {
         estimate,
         interval,
+        root_interval,
+        closed,
         confidence,
     })
 }

@@ -46,6 +46,36 @@ sample_json <- function(s) {
 # errors are recorded as such: the Rust side must then answer None.
 attempt <- function(expr) tryCatch(suppressWarnings(expr), error = function(e) e)
 
+# The exact interval ends: the pairwise differences x_i - y_j at which wilcox.test's own
+# statistic (two-sided, continuity-corrected, tie-corrected variance, as in its conf.int code)
+# crosses the normal quantile. uniroot only stops within 1e-4 of these. Every distinct
+# difference is listed; the statistic is read at the midpoint of each stretch between
+# neighbouring differences (no jump inside), and the end is the difference that closes the
+# last stretch where it is above the quantile.
+exact_end <- function(x, y, zq) {
+  n.x <- length(x); n.y <- length(y)
+  stat <- function(d) {
+    dr <- rank(c(x - d, y))
+    NTIES.CI <- table(dr)
+    dz <- sum(dr[seq_along(x)]) - n.x * (n.x + 1) / 2 - n.x * n.y / 2
+    SIGMA.CI <- sqrt((n.x * n.y / 12) * ((n.x + n.y + 1) -
+                     sum(NTIES.CI^3 - NTIES.CI) / ((n.x + n.y) * (n.x + n.y - 1))))
+    (dz - sign(dz) * 0.5) / SIGMA.CI - zq
+  }
+  diffs <- sort(unique(as.vector(outer(x, y, "-"))))
+  K <- length(diffs)
+  if (stat(diffs[1] - 1) <= 0) return(diffs[1])
+  if (stat(diffs[K] + 1) > 0) return(diffs[K])
+  # Stretch k lies between diffs[k] and diffs[k + 1]; find the first at or below zero.
+  above <- function(k) stat((diffs[k] + diffs[k + 1]) / 2) > 0
+  lo <- 1; hi <- K  # stretch K is the one right of diffs[K], known to be at or below zero
+  while (lo < hi) {
+    mid <- (lo + hi) %/% 2
+    if (above(mid)) lo <- mid + 1 else hi <- mid
+  }
+  diffs[lo]
+}
+
 wilcox_case <- function(name, x, y, note = "") {
   xv <- expand(x); yv <- expand(y)
   test <- sapply(c("two.sided", "less", "greater"), function(alt) {
@@ -59,8 +89,10 @@ wilcox_case <- function(name, x, y, note = "") {
     r <- attempt(wilcox.test(xv, yv, conf.int = TRUE, conf.level = level, exact = FALSE,
                              correct = TRUE))
     if (inherits(r, "error")) return(obj(error = str(conditionMessage(r))))
+    zq <- qnorm((1 - level) / 2, lower.tail = FALSE)
     obj(estimate = num(unname(r$estimate)), lower = num(r$conf.int[1]),
-        upper = num(r$conf.int[2]))
+        upper = num(r$conf.int[2]), exact_lower = num(exact_end(xv, yv, zq)),
+        exact_upper = num(exact_end(xv, yv, -zq)))
   })
   names(shift) <- c("0.95", "0.98")
   obj(name = str(name), note = str(note), x = sample_json(x), y = sample_json(y),
