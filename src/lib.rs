@@ -11,14 +11,20 @@
 //! - [`verdict`]: the verdict every gate answers with.
 //! - [`conventions`], [`numfmt`]: the names slogate gives to what it generates; number format.
 //!
-//! Still to come, each in its own module: canary statistics, `store`, `notify`, `report`,
-//! `server`.
+//! - [`server`]: `slogate serve`, the HTTP gates, history and status API ([`config`] its
+//!   settings, [`store`] the SQLite verdict history, [`telemetry`] its own logs, spans, metrics).
+//!
+//! Still to come, each in its own module: `notify`, `report`.
 
 pub mod analysis;
+pub mod config;
 pub mod conventions;
 pub mod evaluate;
 pub mod generate;
 pub mod numfmt;
+pub mod server;
 pub mod source;
 pub mod spec;
+pub mod store;
+pub mod telemetry;
 pub mod verdict;

@@ -1,6 +1,5 @@
 //! `slogate evaluate`: how each SLO is doing now (or at a given time), from Prometheus.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,14 +7,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
-use serde_json::{Value, json};
 
 use slogate::analysis::slo::{GatePolicy, SloStatus};
-use slogate::evaluate::evaluate_service;
+use slogate::evaluate::{evaluate_service, status_json};
 use slogate::numfmt::short;
 use slogate::source::prometheus::{PrometheusSettings, PrometheusSource};
 use slogate::spec;
-use slogate::verdict::{Outcome, rfc3339};
+use slogate::verdict::Outcome;
 
 /// Evaluate SLOs against Prometheus: SLI per window, error budget, burn rates, alert tiers and
 /// the error-budget gate's verdict.
@@ -111,7 +109,10 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         all
     });
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&to_json(&statuses, at))?),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status_json(&statuses, at))?
+        ),
         Output::Table => print_table(&statuses),
     }
     let all_pass = statuses.iter().all(|s| s.verdict == Outcome::Pass);
@@ -138,37 +139,6 @@ fn parse_time(text: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
         .with_context(|| {
             format!("--at {text}: expected RFC 3339 (2026-11-22T05:00:00Z) or unix seconds")
         })
-}
-
-/// The JSON contract: `{"evaluated_at", "slos": [...]}`.
-pub fn to_json(statuses: &[SloStatus], at: DateTime<Utc>) -> Value {
-    let slos: Vec<Value> = statuses
-        .iter()
-        .map(|s| {
-            let by_window =
-                |m: &BTreeMap<spec::PromDuration, f64>| -> serde_json::Map<String, Value> {
-                    m.iter().map(|(w, v)| (w.to_string(), json!(v))).collect()
-                };
-            json!({
-                "service": s.service,
-                "slo": s.slo,
-                "objective": s.objective,
-                "period": s.period,
-                "sli": by_window(&s.sli),
-                "error_budget": s.error_budget.map(|b| json!({
-                    "remaining": b.remaining,
-                    "remaining_minutes": b.remaining_minutes,
-                    "consumed": b.consumed,
-                })),
-                "burn_rate": by_window(&s.burn_rate),
-                "alerts": s.alerts,
-                "exhaustion_hours": s.exhaustion_hours,
-                "verdict": s.verdict,
-                "reason": s.reason,
-            })
-        })
-        .collect();
-    json!({"evaluated_at": rfc3339(at), "slos": slos})
 }
 
 fn print_table(statuses: &[SloStatus]) {

@@ -3,6 +3,7 @@
 mod evaluate;
 mod generate;
 mod judge;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ enum Command {
     Generate(generate::GenerateArgs),
     Evaluate(evaluate::EvaluateArgs),
     Judge(judge::JudgeArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -41,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Judge(args) => judge::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

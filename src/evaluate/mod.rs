@@ -7,6 +7,7 @@ pub mod canary;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
 
 use crate::analysis::slo::{
     self, GatePolicy, LABEL_PART, LABEL_SLO, SloStatus, WindowResult, WindowValues,
@@ -154,4 +155,36 @@ pub fn slo_gate_verdict(service: &str, statuses: &[SloStatus], at: DateTime<Utc>
         checks,
         evaluated_at: rfc3339(at),
     }
+}
+
+/// SLO statuses as JSON (`slogate evaluate --output json` and `GET /api/v1/slos`):
+/// `{"evaluated_at", "slos": [...]}`.
+pub fn status_json(statuses: &[SloStatus], at: DateTime<Utc>) -> Value {
+    let slos: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            let by_window =
+                |m: &BTreeMap<crate::spec::PromDuration, f64>| -> serde_json::Map<String, Value> {
+                    m.iter().map(|(w, v)| (w.to_string(), json!(v))).collect()
+                };
+            json!({
+                "service": s.service,
+                "slo": s.slo,
+                "objective": s.objective,
+                "period": s.period,
+                "sli": by_window(&s.sli),
+                "error_budget": s.error_budget.map(|b| json!({
+                    "remaining": b.remaining,
+                    "remaining_minutes": b.remaining_minutes,
+                    "consumed": b.consumed,
+                })),
+                "burn_rate": by_window(&s.burn_rate),
+                "alerts": s.alerts,
+                "exhaustion_hours": s.exhaustion_hours,
+                "verdict": s.verdict,
+                "reason": s.reason,
+            })
+        })
+        .collect();
+    json!({"evaluated_at": rfc3339(at), "slos": slos})
 }

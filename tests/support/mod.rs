@@ -6,3 +6,4 @@ pub mod prometheus;
 pub mod promtool;
 pub mod proxy;
 pub mod scenario;
+pub mod slogate;

@@ -28,6 +28,8 @@ use futures::stream::{self, StreamExt};
 use prometheus_http_query::Client;
 use prometheus_http_query::response::PromqlResult;
 
+use crate::telemetry::names;
+
 pub use error::{SettingsError, SourceError};
 
 /// The longest pause between two attempts, whatever the configured backoff: a gate waits on
@@ -214,8 +216,11 @@ impl PrometheusSource {
         queries: &[String],
         at: i64,
     ) -> Vec<Result<Vec<Sample>, SourceError>> {
-        stream::iter(queries)
-            .map(|query| self.instant(query, at))
+        // Each future owns its query: a future borrowing it through a closure's argument
+        // would have to work for every lifetime of that borrow, which rustc cannot prove
+        // Send, and axum handlers must be Send.
+        let owned = queries.iter().cloned();
+        stream::iter(owned.map(|query| async move { self.instant(&query, at).await }))
             .buffered(MAX_CONCURRENT_QUERIES)
             .collect()
             .await
@@ -274,6 +279,7 @@ impl PrometheusSource {
         let mut retry = 0;
         loop {
             self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
             let outcome = match tokio::time::timeout(settings.query_timeout, attempt()).await {
                 Ok(answer) => answer.map_err(|e| error::classify(query, e, settings.query_timeout)),
                 Err(_elapsed) => Err(SourceError::Timeout {
@@ -281,6 +287,9 @@ impl PrometheusSource {
                     after: settings.query_timeout,
                 }),
             };
+            let result = if outcome.is_ok() { "ok" } else { "error" };
+            metrics::histogram!(names::PROMETHEUS_QUERY_DURATION, "outcome" => result)
+                .record(started.elapsed().as_secs_f64());
             match outcome {
                 Err(e) if e.is_transient() && retry < settings.retries => {
                     retry += 1;

@@ -1,0 +1,402 @@
+//! The service configuration: `slogate.yaml`, then `SLOGATE_*` environment variables and
+//! command-line flags over it (the CLI applies those), then checks that name the setting.
+//!
+//! Every setting has a default, so `slogate serve` runs with no file at all (a container with
+//! env only). Secrets never sit in the file itself: API tokens come from files named here or
+//! from `SLOGATE_API_TOKENS`, and `Debug` never prints them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::source::PrometheusSettings;
+use crate::spec::PromDuration;
+use crate::telemetry::TelemetrySettings;
+
+/// A configuration that cannot be used, naming the setting (and the file where it came from).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file does not parse or has an unknown or mistyped key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde-saphyr's message, with line and column.
+        message: String,
+    },
+    /// A value that parses but cannot be used.
+    #[error("{setting}: {message}")]
+    Invalid {
+        /// The setting, as a path of keys (`prometheus.query_timeout`) or an env variable.
+        setting: String,
+        /// Why.
+        message: String,
+    },
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration, as `slogate.yaml` spells it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Serve without API tokens on a non-loopback address (refused otherwise).
+    pub allow_unauthenticated: bool,
+    /// How to reach Prometheus.
+    pub prometheus: PrometheusConfig,
+    /// SLO definitions: a directory or a file.
+    pub slos: PathBuf,
+    /// SQLite file of the verdict history.
+    pub db: PathBuf,
+    /// How long verdicts are kept (Prometheus duration, e.g. `90d`).
+    pub history_retention: String,
+    /// Time a gate request may take before it answers `inconclusive` (under Argo's 10 s).
+    pub request_deadline: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How often the definitions are checked for changes on disk (SIGHUP reloads at once).
+    pub reload_interval: String,
+    /// Gate policy.
+    pub gate: GateConfig,
+    /// API authentication.
+    pub auth: AuthConfig,
+    /// slogate's own logs, spans and metrics.
+    pub telemetry: TelemetrySettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_string(),
+            allow_unauthenticated: false,
+            prometheus: PrometheusConfig::default(),
+            slos: PathBuf::from("slo-definitions"),
+            db: PathBuf::from("slogate.db"),
+            history_retention: "90d".to_string(),
+            request_deadline: "8s".to_string(),
+            max_body_bytes: 64 * 1024,
+            reload_interval: "10s".to_string(),
+            gate: GateConfig::default(),
+            auth: AuthConfig::default(),
+            telemetry: TelemetrySettings::default(),
+        }
+    }
+}
+
+/// `prometheus:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// Base URL (credentials in it are sent as basic auth and never logged).
+    pub url: String,
+    /// Deadline of one query attempt.
+    pub query_timeout: String,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            url: "http://127.0.0.1:9090".to_string(),
+            query_timeout: "3s".to_string(),
+            retries: 1,
+        }
+    }
+}
+
+/// `gate:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// The error-budget gate fails when less than this share of the budget remains (0..1).
+    pub budget_floor: f64,
+    /// Confidence of the canary statistics (Kayenta's 0.98).
+    pub confidence: f64,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            budget_floor: 0.0,
+            confidence: crate::analysis::canary::DEFAULT_CONFIDENCE,
+        }
+    }
+}
+
+/// `auth:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Files holding bearer tokens, one per line (a mounted Kubernetes Secret).
+    pub token_files: Vec<PathBuf>,
+}
+
+/// The settings the server runs with: durations parsed, tokens read, addresses resolved.
+#[derive(Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Prometheus connection.
+    pub prometheus: PrometheusSettings,
+    /// SLO definitions path.
+    pub slos: PathBuf,
+    /// History database.
+    pub db: PathBuf,
+    /// Verdict retention.
+    pub history_retention: Duration,
+    /// Per-request deadline of the gates.
+    pub request_deadline: Duration,
+    /// Body limit.
+    pub max_body_bytes: usize,
+    /// Poll interval for definition changes.
+    pub reload_interval: Duration,
+    /// Gate policy.
+    pub gate: GateConfig,
+    /// Accepted bearer tokens; empty means no authentication (loopback only, or explicitly
+    /// allowed).
+    pub tokens: Vec<String>,
+    /// Telemetry.
+    pub telemetry: TelemetrySettings,
+}
+
+impl fmt::Debug for Settings {
+    /// Written by hand: tokens are counted, never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("prometheus", &self.prometheus)
+            .field("slos", &self.slos)
+            .field("db", &self.db)
+            .field("history_retention", &self.history_retention)
+            .field("request_deadline", &self.request_deadline)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("reload_interval", &self.reload_interval)
+            .field("gate", &self.gate)
+            .field("tokens", &format_args!("{} configured", self.tokens.len()))
+            .finish()
+    }
+}
+
+impl Config {
+    /// Reads `path` (or the defaults when `None`).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks every value and reads the token files; `env_tokens` is `SLOGATE_API_TOKENS`
+    /// (comma-separated), read by the caller.
+    pub fn settings(&self, env_tokens: Option<&str>) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|e| {
+            invalid(
+                "listen",
+                format!("{:?} is not ADDRESS:PORT ({e})", self.listen),
+            )
+        })?;
+        let duration = |setting: &str, text: &str| -> Result<Duration, ConfigError> {
+            let d = PromDuration::parse(text)
+                .map_err(|e| invalid(setting, format!("{text:?}: {e}")))?
+                .as_std();
+            if d.is_zero() {
+                return Err(invalid(setting, "must be longer than 0s"));
+            }
+            Ok(d)
+        };
+        let request_deadline = duration("request_deadline", &self.request_deadline)?;
+        let query_timeout = duration("prometheus.query_timeout", &self.prometheus.query_timeout)?;
+        if query_timeout >= request_deadline {
+            return Err(invalid(
+                "prometheus.query_timeout",
+                format!(
+                    "{} is not shorter than request_deadline {}: a slow Prometheus would use up \
+                     the whole deadline",
+                    self.prometheus.query_timeout, self.request_deadline
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.gate.budget_floor) {
+            return Err(invalid("gate.budget_floor", "must be between 0 and 1"));
+        }
+        if !(self.gate.confidence > 0.5 && self.gate.confidence < 1.0) {
+            return Err(invalid(
+                "gate.confidence",
+                "must be between 0.5 and 1 (e.g. 0.98)",
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        let tokens = self.tokens(env_tokens)?;
+        if tokens.is_empty() && !listen.ip().is_loopback() && !self.allow_unauthenticated {
+            return Err(invalid(
+                "listen",
+                format!(
+                    "{listen} is not a loopback address and no API token is configured \
+                     (auth.token_files or SLOGATE_API_TOKENS); add a token, or pass \
+                     --allow-unauthenticated to serve the gates to anyone who can reach them"
+                ),
+            ));
+        }
+        let prometheus = PrometheusSettings {
+            url: self.prometheus.url.clone(),
+            query_timeout,
+            retries: self.prometheus.retries,
+            ..PrometheusSettings::default()
+        };
+        Ok(Settings {
+            listen,
+            prometheus,
+            slos: self.slos.clone(),
+            db: self.db.clone(),
+            history_retention: duration("history_retention", &self.history_retention)?,
+            request_deadline,
+            max_body_bytes: self.max_body_bytes,
+            reload_interval: duration("reload_interval", &self.reload_interval)?,
+            gate: self.gate.clone(),
+            tokens,
+            telemetry: self.telemetry.clone(),
+        })
+    }
+
+    fn tokens(&self, env_tokens: Option<&str>) -> Result<Vec<String>, ConfigError> {
+        let mut tokens = Vec::new();
+        for (i, file) in self.auth.token_files.iter().enumerate() {
+            let setting = format!("auth.token_files[{i}]");
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| invalid(&setting, format!("{}: {e}", file.display())))?;
+            let before = tokens.len();
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from),
+            );
+            if tokens.len() == before {
+                return Err(invalid(
+                    &setting,
+                    format!("{} holds no token", file.display()),
+                ));
+            }
+        }
+        if let Some(env) = env_tokens {
+            tokens.extend(
+                env.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from),
+            );
+        }
+        if let Some(short) = tokens.iter().find(|t| t.len() < 16) {
+            return Err(invalid(
+                "auth",
+                format!(
+                    "a token of {} characters is too short to resist guessing; use at least 16 \
+                     (e.g. openssl rand -hex 32)",
+                    short.len()
+                ),
+            ));
+        }
+        Ok(tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        serde_saphyr::from_str::<Config>(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_give_a_loopback_service_with_a_deadline_under_argos_timeout() {
+        let settings = Config::default().settings(None).unwrap();
+        assert!(settings.listen.ip().is_loopback());
+        assert!(settings.request_deadline < Duration::from_secs(10));
+        assert!(settings.prometheus.query_timeout < settings.request_deadline);
+        assert!(settings.tokens.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let err = parse("listen: 127.0.0.1:9\nprometheus:\n  urll: x\n").unwrap_err();
+        assert!(err.contains("urll"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases = [
+            ("request_deadline: 8x", "request_deadline"),
+            (
+                "prometheus: {query_timeout: 9s}",
+                "prometheus.query_timeout",
+            ),
+            ("listen: nowhere", "listen"),
+            ("listen: 0.0.0.0:8080", "listen"),
+            ("gate: {budget_floor: 2}", "gate.budget_floor"),
+            (
+                "auth: {token_files: [/nonexistent/token]}",
+                "auth.token_files[0]",
+            ),
+        ];
+        for (text, setting) in cases {
+            let err = parse(text).unwrap().settings(None).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn tokens_come_from_files_and_env_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "file-token-0123456789\n").unwrap();
+        let config = Config {
+            listen: "0.0.0.0:8080".into(),
+            auth: AuthConfig {
+                token_files: vec![file],
+            },
+            ..Config::default()
+        };
+        let settings = config.settings(Some("env-token-0123456789, ")).unwrap();
+        assert_eq!(
+            settings.tokens,
+            ["file-token-0123456789", "env-token-0123456789"]
+        );
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("token-0123456789"), "{printed}");
+        let short = config.settings(Some("abc")).unwrap_err().to_string();
+        assert!(short.contains("too short"), "{short}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Bearer-token authentication of the API.
+//!
+//! Tokens are compared in constant time (the time taken does not depend on how much of a
+//! guess is right), against every configured token, so a second token can be rolled in before
+//! the first is removed.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::telemetry::names;
+
+/// Middleware: passes the request on only with a valid `Authorization: Bearer <token>`, or
+/// when no token is configured (loopback or explicitly unauthenticated service).
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let tokens = &state.settings.tokens;
+    if tokens.is_empty() {
+        return Ok(next.run(request).await);
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(presented) = presented else {
+        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+        return Err(ApiError::unauthorized(
+            "missing bearer token: send Authorization: Bearer <token>",
+        ));
+    };
+    // Check every token (no early exit), so timing does not tell which one nearly matched.
+    let matched = tokens.iter().fold(false, |any, t| {
+        any | constant_time_eq(t.as_bytes(), presented.as_bytes())
+    });
+    if !matched {
+        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+        return Err(ApiError::unauthorized("the bearer token is not valid"));
+    }
+    Ok(next.run(request).await)
+}
+
+/// Equality whose running time depends only on the lengths.
+fn constant_time_eq(expected: &[u8], presented: &[u8]) -> bool {
+    let mut difference = expected.len() ^ presented.len();
+    for (i, e) in expected.iter().enumerate() {
+        // Compare against the presented byte at the same place, or 0 past its end: the loop
+        // always runs over the whole expected token.
+        let p = presented.get(i).copied().unwrap_or(0);
+        difference |= usize::from(e ^ p);
+    }
+    difference == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn equal_only_when_equal() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token", b"secret-tokem"));
+        assert!(!constant_time_eq(b"secret-token", b"secret-token-and-more"));
+        assert!(!constant_time_eq(b"secret-token", b"secret"));
+        assert!(!constant_time_eq(b"secret-token", b""));
+    }
+}

@@ -1,0 +1,299 @@
+//! The gates rollouts wait on: error budget, canary, and Flagger's webhook.
+//!
+//! Each gate checks the request, evaluates within the request deadline (past it the answer is
+//! `inconclusive`, never an error Argo would count as a failed measurement), writes the verdict
+//! and what it was made from to the history, and only then answers.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
+use super::state::AppState;
+use crate::analysis::slo::GatePolicy;
+use crate::evaluate::canary::{canary_verdict, evaluate_canary};
+use crate::evaluate::{evaluate_service, slo_gate_verdict};
+use crate::spec::CanaryMeasure;
+use crate::store::VerdictRecord;
+use crate::telemetry::names;
+use crate::verdict::{Check, Outcome, Verdict, VerdictKind, Window, new_id, rfc3339};
+
+/// `POST /api/v1/gates/canary`.
+pub async fn canary(State(state): State<AppState>, body: Bytes) -> Result<Json<Verdict>, ApiError> {
+    let body: CanaryBody = requests::parse_json(&body)?;
+    let request = serde_json::to_value(&body).unwrap_or(Value::Null);
+    Ok(Json(run_canary(&state, &body, request).await?))
+}
+
+/// `POST /api/v1/gates/slo`.
+pub async fn slo_post(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Verdict>, ApiError> {
+    let body: SloBody = requests::parse_json(&body)?;
+    Ok(Json(run_slo(&state, &body).await?))
+}
+
+/// `GET /api/v1/gates/slo?service=...&slo=...&at=...`.
+pub async fn slo_get(
+    State(state): State<AppState>,
+    Query(body): Query<SloBody>,
+) -> Result<Json<Verdict>, ApiError> {
+    Ok(Json(run_slo(&state, &body).await?))
+}
+
+/// `POST /api/v1/gates/flagger`: Flagger's webhook. 200 on pass; 412 on fail and 503 on
+/// inconclusive, each with the verdict as the body, so Flagger counts a failed check and the
+/// event log shows why.
+///
+/// The Canary resource's webhook `metadata` chooses: `gate` (`canary` when the service has a
+/// canary profile, else `slo`), `service` (default: the target's name), `baseline` and
+/// `canary` versions (default: Flagger's `<name>-primary` and `<name>`), `lookback`.
+pub async fn flagger(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let body: FlaggerBody = requests::parse_json(&body)?;
+    let meta = |key: &str| body.metadata.get(key).cloned();
+    let service = meta("service").unwrap_or_else(|| body.name.clone());
+    let catalog = state.catalog();
+    let has_profile = requests::known_service(&catalog, &service)?
+        .canary
+        .is_some();
+    let gate = meta("gate").unwrap_or_else(|| if has_profile { "canary" } else { "slo" }.into());
+    let verdict = match gate.as_str() {
+        "canary" => {
+            let canary = CanaryBody {
+                service,
+                baseline: VersionRef {
+                    version: meta("baseline").unwrap_or_else(|| format!("{}-primary", body.name)),
+                },
+                canary: VersionRef {
+                    version: meta("canary").unwrap_or_else(|| body.name.clone()),
+                },
+                lookback: meta("lookback"),
+                window: None,
+                profile: None,
+            };
+            let request = json!({"flagger": &body, "canary_request": &canary});
+            run_canary(&state, &canary, request).await?
+        }
+        "slo" => {
+            let slo = SloBody {
+                service,
+                slo: meta("slo"),
+                at: None,
+            };
+            run_slo(&state, &slo).await?
+        }
+        other => {
+            return Err(ApiError::field(
+                "metadata.gate",
+                format!("{other:?}: expected canary or slo"),
+            ));
+        }
+    };
+    let status = match verdict.verdict {
+        Outcome::Pass => StatusCode::OK,
+        Outcome::Fail => StatusCode::PRECONDITION_FAILED,
+        Outcome::Inconclusive => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    Ok((status, Json(verdict)).into_response())
+}
+
+async fn run_canary(
+    state: &AppState,
+    body: &CanaryBody,
+    request: Value,
+) -> Result<Verdict, ApiError> {
+    let catalog = state.catalog();
+    let gate = requests::canary_gate(&catalog, body, Utc::now())?;
+    let started = Instant::now();
+    let confidence = state.settings.gate.confidence;
+    let (start, end) = (gate.request.start, gate.request.end);
+    let evaluation = evaluate_canary(&state.source, &gate.profile, &gate.request, confidence);
+    let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
+        Ok(judgement) => canary_verdict(&gate.service.service, &judgement, start, end),
+        Err(_) => past_deadline(
+            state,
+            VerdictKind::Canary,
+            &gate.service.service,
+            start,
+            end,
+        ),
+    };
+    let inputs = canary_inputs(state, &gate, request, started);
+    Ok(record(state, verdict, inputs).await)
+}
+
+async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> {
+    let catalog = state.catalog();
+    let (service, at) = requests::slo_gate(&catalog, body, Utc::now())?;
+    let started = Instant::now();
+    let policy = GatePolicy {
+        budget_floor: state.settings.gate.budget_floor,
+    };
+    let slo = body.slo.as_deref();
+    let evaluation = evaluate_service(
+        &state.source,
+        &catalog,
+        service,
+        slo,
+        at.timestamp(),
+        &policy,
+    );
+    let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
+        Ok(statuses) => slo_gate_verdict(&service.service, &statuses, at),
+        Err(_) => {
+            let t = at.timestamp();
+            past_deadline(state, VerdictKind::Slo, &service.service, t, t)
+        }
+    };
+    let inputs = json!({
+        "request": body,
+        "at": rfc3339(at),
+        "budget_floor": policy.budget_floor,
+        "definitions": service.origin.file.display().to_string(),
+        "slos": service.slos.iter()
+            .filter(|s| slo.is_none_or(|name| name == s.name))
+            .map(|s| json!({"name": s.name, "objective": s.objective, "period": s.period.to_string()}))
+            .collect::<Vec<_>>(),
+        "prometheus": state.source.url(),
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+    });
+    Ok(record(state, verdict, inputs).await)
+}
+
+/// What a canary verdict was made from: enough to explain a failed rollout later.
+fn canary_inputs(state: &AppState, gate: &CanaryGate, request: Value, started: Instant) -> Value {
+    let metrics: Vec<Value> = gate
+        .profile
+        .metrics
+        .iter()
+        .map(|m| {
+            let queries: Vec<&str> = match &m.measure {
+                CanaryMeasure::PrometheusEvents {
+                    counted_query,
+                    total,
+                    ..
+                } => vec![counted_query.as_str(), total.as_str()],
+                CanaryMeasure::PrometheusValues { query } => vec![query.as_str()],
+                CanaryMeasure::TraceLatency { .. } | CanaryMeasure::TraceErrors { .. } => vec![],
+            };
+            json!({"name": m.name, "queries": queries, "critical": m.critical, "weight": m.weight})
+        })
+        .collect();
+    json!({
+        "request": request,
+        "window": {"start": gate.request.start, "end": gate.request.end},
+        "version_label": gate.profile.version_label,
+        "baseline": gate.request.baseline,
+        "canary": gate.request.canary,
+        "thresholds": {"pass": gate.profile.pass_score, "marginal": gate.profile.marginal_score},
+        "confidence": state.settings.gate.confidence,
+        "metrics": metrics,
+        "definitions": gate.service.origin.file.display().to_string(),
+        "prometheus": state.source.url(),
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The verdict when the evaluation did not finish within the request deadline.
+fn past_deadline(
+    state: &AppState,
+    kind: VerdictKind,
+    service: &str,
+    start: i64,
+    end: i64,
+) -> Verdict {
+    metrics::counter!(names::ERRORS, "kind" => "prometheus").increment(1);
+    let deadline = state.settings.request_deadline.as_secs_f64();
+    let reason = format!(
+        "the evaluation did not finish within the gate's deadline of {deadline}s \
+         (Prometheus at {} is slow or unreachable); no evidence, so no pass",
+        state.source.url()
+    );
+    let time = |t: i64| rfc3339(Utc.timestamp_opt(t, 0).single().unwrap_or_default());
+    Verdict {
+        id: new_id(),
+        kind,
+        verdict: Outcome::Inconclusive,
+        score: 0.0,
+        summary: format!("{service}: inconclusive: {reason}"),
+        service: service.to_string(),
+        window: Window {
+            start: time(start),
+            end: time(end),
+        },
+        checks: vec![Check {
+            name: "deadline".to_string(),
+            source: "prometheus".to_string(),
+            verdict: Outcome::Inconclusive,
+            classification: "nodata".to_string(),
+            baseline: None,
+            canary: None,
+            effect: None,
+            interval: None,
+            p_value: None,
+            threshold: format!("answer within {deadline}s"),
+            reason,
+        }],
+        evaluated_at: rfc3339(Utc::now()),
+    }
+}
+
+/// Writes the verdict to the history before it is answered. A verdict that could not be
+/// written is answered all the same, but never as `pass`: a pass nobody can look up later is
+/// downgraded to `inconclusive`, with the reason.
+async fn record(state: &AppState, verdict: Verdict, inputs: Value) -> Verdict {
+    let store = state.store.clone();
+    let record = VerdictRecord {
+        verdict: verdict.clone(),
+        inputs,
+        recorded_at: Utc::now(),
+    };
+    let written = tokio::task::spawn_blocking(move || store.record(&record)).await;
+    let failure = match written {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(format!("the history writer stopped: {e}")),
+    };
+    let verdict = match failure {
+        None => {
+            metrics::counter!(names::HISTORY_WRITES, "result" => "ok").increment(1);
+            verdict
+        }
+        Some(why) => {
+            metrics::counter!(names::HISTORY_WRITES, "result" => "error").increment(1);
+            metrics::counter!(names::ERRORS, "kind" => "store").increment(1);
+            tracing::error!(verdict_id = %verdict.id, service = %verdict.service,
+                outcome = %verdict.verdict, error = %why, "verdict not written to the history");
+            unrecorded(verdict, &why)
+        }
+    };
+    let kind = match verdict.kind {
+        VerdictKind::Canary => "canary",
+        VerdictKind::Slo => "slo",
+    };
+    metrics::counter!(names::VERDICTS, "kind" => kind, "verdict" => verdict.verdict.to_string())
+        .increment(1);
+    tracing::info!(verdict_id = %verdict.id, service = %verdict.service, kind,
+        outcome = %verdict.verdict, summary = %verdict.summary, "verdict");
+    verdict
+}
+
+fn unrecorded(mut verdict: Verdict, why: &str) -> Verdict {
+    if verdict.verdict == Outcome::Pass {
+        verdict.verdict = Outcome::Inconclusive;
+    }
+    verdict.summary = format!(
+        "{} (not written to the history: {why}; a pass that cannot be looked up later is \
+         answered as inconclusive)",
+        verdict.summary
+    );
+    verdict
+}

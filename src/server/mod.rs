@@ -1,0 +1,156 @@
+//! `slogate serve`: the HTTP service Argo Rollouts and Flagger wait on.
+//!
+//! Handlers only parse, call into `evaluate` (the same code as the CLI), write the history and
+//! answer; routes, middleware and the background tasks (definition reloads, readiness probe,
+//! history retention) are put together here.
+
+mod auth;
+mod definitions;
+mod error;
+mod gates;
+mod history;
+mod ops;
+mod requests;
+mod state;
+mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use chrono::Utc;
+use tokio::signal::unix::{SignalKind, signal};
+
+pub use state::AppState;
+
+use crate::config::Settings;
+use crate::source::PrometheusSource;
+use crate::store::Store;
+use crate::telemetry::{Telemetry, names};
+
+/// How often readiness asks Prometheus until it first answers.
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often old verdicts are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The routes: the API behind bearer tokens, operations endpoints open.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/gates/canary", post(gates::canary))
+        .route(
+            "/api/v1/gates/slo",
+            get(gates::slo_get).post(gates::slo_post),
+        )
+        .route("/api/v1/gates/flagger", post(gates::flagger))
+        .route("/api/v1/verdicts", get(history::list))
+        .route("/api/v1/verdicts/{id}", get(history::detail))
+        .route("/api/v1/slos", get(status::all))
+        .route("/api/v1/slos/{service}/{slo}", get(status::one))
+        .route("/api/v1/reload", post(ops::reload))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn(ops::track))
+        .with_state(state)
+}
+
+/// Loads everything, serves until SIGTERM or SIGINT, then finishes the requests in flight.
+pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Result<()> {
+    let catalog = definitions::load(&settings.slos).map_err(|errors| {
+        anyhow::anyhow!(
+            "the SLO definitions in {} have errors:\n{}",
+            settings.slos.display(),
+            errors.join("\n")
+        )
+    })?;
+    metrics::gauge!(names::DEFINITIONS_LOADED).set(definitions::slo_count(&catalog) as f64);
+    let store = Store::open(&settings.db)
+        .with_context(|| format!("opening the verdict history {}", settings.db.display()))?;
+    if !store.writable() {
+        tracing::error!(db = %settings.db.display(),
+            "the verdict history is read-only: verdicts are answered but not stored, and no pass is given");
+    }
+    let source = PrometheusSource::new(settings.prometheus.clone())
+        .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listen: cannot bind {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, prometheus = %source.url(),
+        services = catalog.services.len(), settings = ?settings, "slogate serving");
+    let state = AppState::new(settings, catalog, source, store, telemetry);
+    tokio::spawn(definitions::watch(state.clone()));
+    tokio::spawn(probe_prometheus(state.clone()));
+    tokio::spawn(prune_history(state.clone()));
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped: every request in flight was answered");
+    Ok(())
+}
+
+/// Asks Prometheus a trivial query until it answers once (readiness).
+async fn probe_prometheus(state: AppState) {
+    let mut ticks = tokio::time::interval(PROBE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        match state
+            .source
+            .instant("vector(1)", Utc::now().timestamp())
+            .await
+        {
+            Ok(_) => {
+                state.mark_prometheus_answered();
+                tracing::info!("Prometheus answered: ready");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "Prometheus has not answered yet: not ready"),
+        }
+    }
+}
+
+/// Deletes verdicts older than the retention, hourly.
+async fn prune_history(state: AppState) {
+    let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let Ok(retention) = chrono::Duration::from_std(state.settings.history_retention) else {
+            return;
+        };
+        let cutoff = Utc::now() - retention;
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(deleted = n, "old verdicts pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
+            Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),
+        }
+    }
+}
+
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => tracing::info!("SIGTERM: finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing requests in flight"),
+    }
+}

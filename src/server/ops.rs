@@ -1,0 +1,80 @@
+//! Health, readiness, slogate's own metrics, the reload endpoint, and the request metrics
+//! middleware.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::definitions;
+use super::state::AppState;
+use crate::telemetry::names;
+
+/// `GET /healthz`: the process serves requests.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, else 503
+/// saying which is missing.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let slos: usize = state.catalog().services.iter().map(|s| s.slos.len()).sum();
+    let prometheus = state.prometheus_answered();
+    let body = json!({
+        "ready": prometheus,
+        "definitions": {"services": state.catalog().services.len(), "slos": slos},
+        "prometheus": if prometheus { "answered" } else { "has not answered yet" },
+    });
+    let status = if prometheus {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.telemetry.render(),
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/reload`: reloads the definitions now; 200 with what is in force, or 422 with
+/// every diagnostic (the previous set stays in force).
+pub async fn reload(State(state): State<AppState>) -> Response {
+    let outcome = definitions::reload(&state).await;
+    let status = if outcome.applied {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, Json(outcome)).into_response()
+}
+
+/// Counts and times every request by route (the matched pattern, so ids do not explode the
+/// label set).
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(names::HTTP_DURATION, "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(names::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}

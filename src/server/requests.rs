@@ -1,0 +1,309 @@
+//! Gate requests as received, and their checks: every refusal names the request field.
+//!
+//! Values that reach PromQL (the versions) are added to queries through the syntax tree, which
+//! escapes them; they are also held to the characters a version label can carry, so an
+//! injection attempt is refused with a 400 before any query is built, and nothing is stored.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::evaluate::canary::CanaryRequest;
+use crate::spec::{CanaryProfile, Catalog, PromDuration, ServiceLevels};
+
+/// Longest analysis window a canary gate accepts.
+const MAX_WINDOW_SECS: i64 = 24 * 3600;
+/// Shortest analysis window (one scrape or two).
+const MIN_WINDOW_SECS: i64 = 60;
+
+/// Parses a JSON body; the error names the line, column and field serde stopped at.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::body(
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::body(format!("request body: {e}")))
+}
+
+/// `POST /api/v1/gates/canary`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryBody {
+    /// The service, as its definitions name it.
+    pub service: String,
+    /// The baseline (stable) version.
+    pub baseline: VersionRef,
+    /// The canary version.
+    pub canary: VersionRef,
+    /// How far back from now to look (default: the profile's lookback).
+    #[serde(default)]
+    pub lookback: Option<String>,
+    /// An explicit window instead of a lookback.
+    #[serde(default)]
+    pub window: Option<WindowBody>,
+    /// Adjustments of the service's canary profile for this request.
+    #[serde(default)]
+    pub profile: Option<ProfileOverride>,
+}
+
+/// `{"version": "..."}`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRef {
+    /// Value of the profile's version label (e.g. the pod-template hash).
+    pub version: String,
+}
+
+/// `{"start": ..., "end": ...}`: RFC 3339 or unix seconds.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    /// Start of the window.
+    pub start: String,
+    /// End of the window.
+    pub end: String,
+}
+
+/// A request's adjustments of the canary profile: stricter or looser thresholds, or a subset
+/// of its metrics. Metric definitions themselves only come from the SLO definitions, so a
+/// request cannot make slogate run a query of its own.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileOverride {
+    /// Score at or above which the canary passes (0-100).
+    #[serde(default)]
+    pub pass: Option<f64>,
+    /// Score at or above which a non-passing canary is inconclusive rather than failed.
+    #[serde(default)]
+    pub marginal: Option<f64>,
+    /// Only these metrics of the profile, by name.
+    #[serde(default)]
+    pub metrics: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/gates/slo` (and the query string of `GET`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloBody {
+    /// The service.
+    pub service: String,
+    /// Only this SLO.
+    #[serde(default)]
+    pub slo: Option<String>,
+    /// Evaluation time (default: now).
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// Flagger's webhook payload. Unknown fields are accepted: Flagger adds to it over versions.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct FlaggerBody {
+    /// The canary's target name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Flagger's phase (`Progressing`, ...).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// The webhook's `metadata` map from the Canary resource.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A canary gate ready to run.
+#[derive(Debug, Clone)]
+pub struct CanaryGate {
+    /// The service's definitions.
+    pub service: ServiceLevels,
+    /// The profile, with the request's adjustments.
+    pub profile: CanaryProfile,
+    /// Versions and window.
+    pub request: CanaryRequest,
+}
+
+/// Checks a canary body against the definitions in force.
+pub fn canary_gate(
+    catalog: &Catalog,
+    body: &CanaryBody,
+    now: DateTime<Utc>,
+) -> Result<CanaryGate, ApiError> {
+    let service = known_service(catalog, &body.service)?;
+    let mut profile = service.canary.clone().ok_or_else(|| {
+        ApiError::field(
+            "service",
+            format!("{} has no canary profile in its definitions", body.service),
+        )
+    })?;
+    let baseline = version("baseline.version", &body.baseline.version)?;
+    let canary = version("canary.version", &body.canary.version)?;
+    if baseline == canary {
+        return Err(ApiError::field(
+            "canary.version",
+            "baseline and canary name the same version: there is nothing to compare",
+        ));
+    }
+    let (start, end) = match (&body.window, &body.lookback) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "window",
+                "give either window or lookback, not both",
+            ));
+        }
+        (Some(w), None) => (time("window.start", &w.start)?, time("window.end", &w.end)?),
+        (None, lookback) => {
+            let span = match lookback {
+                Some(text) => PromDuration::parse(text)
+                    .map_err(|e| ApiError::field("lookback", format!("{text:?}: {e}")))?,
+                None => profile.lookback,
+            };
+            let end = now.timestamp();
+            (end - span.as_secs() as i64, end)
+        }
+    };
+    let span = end - start;
+    if !(MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&span) {
+        return Err(ApiError::field(
+            if body.window.is_some() {
+                "window"
+            } else {
+                "lookback"
+            },
+            format!("the window is {span}s long; it must be between 1m and 24h"),
+        ));
+    }
+    if let Some(o) = &body.profile {
+        apply_override(&mut profile, o)?;
+    }
+    Ok(CanaryGate {
+        service: service.clone(),
+        profile,
+        request: CanaryRequest {
+            baseline,
+            canary,
+            start,
+            end,
+        },
+    })
+}
+
+fn apply_override(profile: &mut CanaryProfile, o: &ProfileOverride) -> Result<(), ApiError> {
+    let score = |field: &str, v: f64| {
+        if (0.0..=100.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ApiError::field(
+                field,
+                format!("{v} is not a score between 0 and 100"),
+            ))
+        }
+    };
+    if let Some(pass) = o.pass {
+        profile.pass_score = score("profile.pass", pass)?;
+    }
+    if let Some(marginal) = o.marginal {
+        profile.marginal_score = score("profile.marginal", marginal)?;
+    }
+    if profile.marginal_score > profile.pass_score {
+        return Err(ApiError::field(
+            "profile.marginal",
+            format!(
+                "marginal {} is above pass {}",
+                profile.marginal_score, profile.pass_score
+            ),
+        ));
+    }
+    if let Some(names) = &o.metrics {
+        if names.is_empty() {
+            return Err(ApiError::field("profile.metrics", "names no metric"));
+        }
+        for (i, name) in names.iter().enumerate() {
+            if !profile.metrics.iter().any(|m| &m.name == name) {
+                let known: Vec<&str> = profile.metrics.iter().map(|m| m.name.as_str()).collect();
+                return Err(ApiError::field(
+                    &format!("profile.metrics[{i}]"),
+                    format!(
+                        "the profile has no metric {name:?} (it has {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        profile.metrics.retain(|m| names.contains(&m.name));
+    }
+    Ok(())
+}
+
+/// Checks an SLO gate body; returns the service and the evaluation time.
+pub fn slo_gate<'a>(
+    catalog: &'a Catalog,
+    body: &SloBody,
+    now: DateTime<Utc>,
+) -> Result<(&'a ServiceLevels, DateTime<Utc>), ApiError> {
+    let service = known_service(catalog, &body.service)?;
+    if let Some(slo) = &body.slo
+        && !service.slos.iter().any(|s| &s.name == slo)
+    {
+        return Err(ApiError::not_found(
+            "unknown_slo",
+            format!("service {} has no SLO {slo:?}", service.service),
+        ));
+    }
+    let at = match &body.at {
+        Some(text) => time("at", text)?,
+        None => now.timestamp(),
+    };
+    let at = Utc
+        .timestamp_opt(at, 0)
+        .single()
+        .ok_or_else(|| ApiError::field("at", "out of range"))?;
+    Ok((service, at))
+}
+
+/// A service of the catalog, or 404 naming it.
+pub fn known_service<'a>(catalog: &'a Catalog, name: &str) -> Result<&'a ServiceLevels, ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::field("service", "is empty"));
+    }
+    catalog.service(name).ok_or_else(|| {
+        let shown: String = name.chars().take(64).collect();
+        ApiError::not_found(
+            "unknown_service",
+            format!("no service {shown:?} in the SLO definitions"),
+        )
+    })
+}
+
+/// A version label value: the characters of pod-template hashes, image tags and Kubernetes
+/// names, nothing PromQL could read as syntax.
+fn version(field: &str, value: &str) -> Result<String, ApiError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:+@/".contains(c);
+    if value.is_empty() || value.len() > 253 {
+        return Err(ApiError::field(field, "must be 1 to 253 characters"));
+    }
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(ApiError::field(
+            field,
+            format!("contains {bad:?}: a version may hold letters, digits and . _ - : + @ / only"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// RFC 3339 or unix seconds.
+fn time(field: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            ApiError::field(
+                field,
+                format!("{text:?} is not RFC 3339 (2026-11-22T05:00:00Z) or unix seconds"),
+            )
+        })
+}

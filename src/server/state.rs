@@ -1,0 +1,86 @@
+//! What every handler shares: the definitions in force, the Prometheus source, the history and
+//! the settings.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::config::Settings;
+use crate::source::PrometheusSource;
+use crate::spec::Catalog;
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+
+/// Shared state, cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The fields behind [`AppState`].
+pub struct Inner {
+    /// The settings the server started with.
+    pub settings: Settings,
+    /// The last good set of definitions; a bad edit on disk never replaces it.
+    catalog: RwLock<Arc<Catalog>>,
+    /// Prometheus.
+    pub source: PrometheusSource,
+    /// Verdict history.
+    pub store: Arc<Store>,
+    /// slogate's own metrics, for `/metrics`.
+    pub telemetry: Arc<Telemetry>,
+    /// Set once Prometheus has answered a query (readiness).
+    prometheus_answered: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(
+        settings: Settings,
+        catalog: Catalog,
+        source: PrometheusSource,
+        store: Store,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            settings,
+            catalog: RwLock::new(Arc::new(catalog)),
+            source,
+            store: Arc::new(store),
+            telemetry,
+            prometheus_answered: AtomicBool::new(false),
+        }))
+    }
+
+    /// The definitions in force (a snapshot: a reload during a request does not change it).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(guard) => guard.clone(),
+            // A panic while swapping cannot leave a half-written Arc: the old one is still whole.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts a new, valid set of definitions in force.
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        let new = Arc::new(catalog);
+        match self.catalog.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Notes that Prometheus answered.
+    pub fn mark_prometheus_answered(&self) {
+        self.prometheus_answered.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether Prometheus has answered at least once.
+    pub fn prometheus_answered(&self) -> bool {
+        self.prometheus_answered.load(Ordering::Relaxed)
+    }
+}

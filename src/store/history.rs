@@ -1,0 +1,564 @@
+//! The verdict history: every verdict answered, with what it was made from.
+//!
+//! Order: newest first (`recorded_at` descending), ties broken by id ascending, so the order is
+//! total and a page boundary is never ambiguous. Pagination is by keyset: a page's
+//! [`HistoryPage::next`] is the [`Cursor`] of its last row, and passing it as
+//! [`HistoryFilter::before`] returns the rows strictly after that row in this order. Rows
+//! recorded meanwhile do not shift later pages (unlike `OFFSET`).
+//!
+//! Times are stored as unix milliseconds: `recorded_at` reads back truncated to the
+//! millisecond.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Row, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::verdict::{Outcome, Verdict, VerdictKind};
+
+/// The largest page [`Store::list`] returns, whatever the filter asks.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// One verdict to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictRecord {
+    /// The verdict as answered.
+    pub verdict: Verdict,
+    /// What the verdict was made from, so a failed rollout can be explained later: the request
+    /// as received, the queries sent, the windows, sample sizes, the Prometheus URL (never
+    /// credentials), the definitions' source files. Free-form JSON chosen by the server.
+    pub inputs: serde_json::Value,
+    /// When it was recorded (stored to the millisecond); orders the history and drives pruning.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// One verdict read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredVerdict {
+    /// The verdict as answered.
+    pub verdict: Verdict,
+    /// What it was made from (see [`VerdictRecord::inputs`]).
+    pub inputs: serde_json::Value,
+    /// When it was recorded, to the millisecond.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Which verdicts [`Store::list`] returns. Every filter is optional; they combine with AND.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryFilter {
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only this kind.
+    pub kind: Option<VerdictKind>,
+    /// Page size, capped at [`MAX_LIST_LIMIT`]; 0 returns an empty page.
+    pub limit: usize,
+    /// The [`HistoryPage::next`] of the previous page (a [`Cursor`] in text form); `None` for
+    /// the first page.
+    pub before: Option<String>,
+}
+
+impl Default for HistoryFilter {
+    /// No filter, the first 50 rows.
+    fn default() -> Self {
+        HistoryFilter {
+            service: None,
+            outcome: None,
+            kind: None,
+            limit: 50,
+            before: None,
+        }
+    }
+}
+
+/// One page of history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub verdicts: Vec<StoredVerdict>,
+    /// The cursor for the next page: set when the page is full (there may be more rows), `None`
+    /// when this page is the last.
+    pub next: Option<String>,
+}
+
+/// A position in the history: the `recorded_at` (unix ms) and id of a row. Its text form,
+/// `<unix ms>.<id>` (e.g. `1767225600000.9b2f...`), is what clients pass back; they should
+/// treat it as opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `recorded_at` of the row, unix milliseconds.
+    pub recorded_at_ms: i64,
+    /// Id of the row.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor just past `row`: the next page starts after it.
+    pub fn after(row: &StoredVerdict) -> Cursor {
+        Cursor {
+            recorded_at_ms: row.recorded_at.timestamp_millis(),
+            id: row.verdict.id.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.recorded_at_ms, self.id)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Cursor, StoreError> {
+        let bad = |reason: &str| StoreError::BadCursor {
+            cursor: s.to_string(),
+            reason: reason.to_string(),
+        };
+        // The time has no dot, the id may have any character: split at the first dot.
+        let (ms, id) = s
+            .split_once('.')
+            .ok_or_else(|| bad("expected <unix ms>.<id>"))?;
+        let recorded_at_ms = ms
+            .parse()
+            .map_err(|_| bad("the part before the dot is not a time"))?;
+        if id.is_empty() {
+            return Err(bad("the id is empty"));
+        }
+        Ok(Cursor {
+            recorded_at_ms,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// The stored name of an outcome: its serde name, so the column matches the JSON.
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::Inconclusive => "inconclusive",
+    }
+}
+
+/// The stored name of a kind: its serde name.
+fn kind_name(kind: VerdictKind) -> &'static str {
+    match kind {
+        VerdictKind::Canary => "canary",
+        VerdictKind::Slo => "slo",
+    }
+}
+
+const COLUMNS: &str = "SELECT id, recorded_at, verdict_json, inputs_json FROM verdicts";
+
+impl Store {
+    /// Stores one verdict with its inputs; returns only after the commit is on disk. A verdict
+    /// id already in the history is refused ([`StoreError::Duplicate`]), never overwritten.
+    pub fn record(&self, record: &VerdictRecord) -> Result<(), StoreError> {
+        self.check_writable("record")?;
+        let id = &record.verdict.id;
+        let encode = |reason: String| StoreError::Encode {
+            id: id.clone(),
+            reason,
+        };
+        let verdict_json =
+            serde_json::to_string(&record.verdict).map_err(|e| encode(e.to_string()))?;
+        // serde_json writes NaN and infinities as `null`, which then does not read back as an
+        // f64: refuse here rather than store a row that `get` could never return.
+        serde_json::from_str::<Verdict>(&verdict_json)
+            .map_err(|e| encode(format!("its JSON does not read back: {e}")))?;
+        let inputs_json =
+            serde_json::to_string(&record.inputs).map_err(|e| encode(e.to_string()))?;
+        let conn = self.conn();
+        // One INSERT in autocommit mode is its own transaction: when `execute` returns, the
+        // commit is done and (synchronous=FULL) fsynced.
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO verdicts \
+                 (id, recorded_at, service, kind, outcome, verdict_json, inputs_json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(self.err("record"))?;
+        let inserted = stmt.execute(params![
+            id,
+            record.recorded_at.timestamp_millis(),
+            record.verdict.service,
+            kind_name(record.verdict.kind),
+            outcome_name(record.verdict.verdict),
+            verdict_json,
+            inputs_json,
+        ]);
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_primary_key_violation(&e) => Err(StoreError::Duplicate { id: id.clone() }),
+            Err(e) => Err(StoreError::sqlite(&self.path, "record", e)),
+        }
+    }
+
+    /// The verdict with this id, if recorded.
+    pub fn get(&self, id: &str) -> Result<Option<StoredVerdict>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!("{COLUMNS} WHERE id = ?1"))
+            .map_err(self.err("get"))?;
+        let mut rows = stmt.query([id]).map_err(self.err("get"))?;
+        match rows.next().map_err(self.err("get"))? {
+            Some(row) => self.decode(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// One page of history, newest first (see the module doc for the order and the cursor).
+    pub fn list(&self, filter: &HistoryFilter) -> Result<HistoryPage, StoreError> {
+        let limit = filter.limit.min(MAX_LIST_LIMIT);
+        let cursor = filter.before.as_deref().map(Cursor::from_str).transpose()?;
+        // Only the clauses in use are in the SQL, so each filter combination gets a plan that
+        // uses its index; every combination is its own cached statement. Parameters keep fixed
+        // numbers (?6, the limit, always appears), so one binding serves every variant.
+        let mut clauses = Vec::new();
+        if filter.service.is_some() {
+            clauses.push("service = ?1");
+        }
+        if filter.outcome.is_some() {
+            clauses.push("outcome = ?2");
+        }
+        if filter.kind.is_some() {
+            clauses.push("kind = ?3");
+        }
+        if cursor.is_some() {
+            clauses.push("(recorded_at < ?4 OR (recorded_at = ?4 AND id > ?5))");
+        }
+        let mut sql = String::from(COLUMNS);
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY recorded_at DESC, id ASC LIMIT ?6");
+
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(self.err("list"))?;
+        let mut rows = stmt
+            .query(params![
+                filter.service,
+                filter.outcome.map(outcome_name),
+                filter.kind.map(kind_name),
+                cursor.as_ref().map(|c| c.recorded_at_ms),
+                cursor.as_ref().map(|c| c.id.as_str()),
+                i64::try_from(limit).unwrap_or(i64::MAX),
+            ])
+            .map_err(self.err("list"))?;
+        let mut verdicts = Vec::new();
+        while let Some(row) = rows.next().map_err(self.err("list"))? {
+            verdicts.push(self.decode(row)?);
+        }
+        let next = match verdicts.last() {
+            Some(last) if limit > 0 && verdicts.len() == limit => {
+                Some(Cursor::after(last).to_string())
+            }
+            _ => None,
+        };
+        Ok(HistoryPage { verdicts, next })
+    }
+
+    /// Deletes the verdicts recorded before `cutoff` (compared to the millisecond); returns
+    /// how many.
+    pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.check_writable("prune")?;
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("DELETE FROM verdicts WHERE recorded_at < ?1")
+            .map_err(self.err("prune"))?;
+        stmt.execute([cutoff.timestamp_millis()])
+            .map_err(self.err("prune"))
+    }
+
+    /// How many verdicts the history holds.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT count(*) FROM verdicts")
+            .map_err(self.err("count"))?;
+        let n: i64 = stmt
+            .query_row([], |r| r.get(0))
+            .map_err(self.err("count"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Reads a row of [`COLUMNS`]; a row that does not decode is [`StoreError::Corrupt`].
+    fn decode(&self, row: &Row<'_>) -> Result<StoredVerdict, StoreError> {
+        let id: String = row.get(0).map_err(self.err("read row"))?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            id: id.clone(),
+            reason,
+        };
+        let ms: i64 = row
+            .get(1)
+            .map_err(|e| corrupt(format!("recorded_at: {e}")))?;
+        let recorded_at = DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| corrupt(format!("recorded_at {ms} is out of range")))?;
+        let verdict_json: String = row
+            .get(2)
+            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
+        let verdict: Verdict = serde_json::from_str(&verdict_json)
+            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
+        if verdict.id != id {
+            return Err(corrupt(format!("verdict_json holds id {:?}", verdict.id)));
+        }
+        let inputs_json: String = row
+            .get(3)
+            .map_err(|e| corrupt(format!("inputs_json: {e}")))?;
+        let inputs =
+            serde_json::from_str(&inputs_json).map_err(|e| corrupt(format!("inputs_json: {e}")))?;
+        Ok(StoredVerdict {
+            verdict,
+            inputs,
+            recorded_at,
+        })
+    }
+}
+
+fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
+    e.sqlite_error()
+        .is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A verdict with one canary check, for `service`, `kind` and `outcome`.
+    pub(in crate::store) fn verdict(
+        id: &str,
+        service: &str,
+        kind: VerdictKind,
+        outcome: Outcome,
+    ) -> Verdict {
+        serde_json::from_value(json!({
+            "id": id, "kind": kind, "verdict": outcome, "score": 87.5,
+            "summary": format!("{service}: {outcome}"), "service": service,
+            "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:10:00Z"},
+            "checks": [{"name": "error-rate", "source": "prometheus", "verdict": outcome,
+                "classification": "pass", "baseline": {"n": 120, "value": 0.01},
+                "canary": {"n": 118, "value": 0.012}, "effect": 1.2, "interval": [-0.01, 0.02],
+                "p_value": 0.31, "threshold": "allowed increase 1.10",
+                "reason": "no significant difference"}],
+            "evaluated_at": "2026-01-01T00:10:01Z",
+        }))
+        .unwrap()
+    }
+
+    /// A record at `ms` unix milliseconds.
+    pub(in crate::store) fn record(verdict: Verdict, ms: i64) -> VerdictRecord {
+        VerdictRecord {
+            inputs: json!({"request": {"service": verdict.service}, "queries": ["up"]}),
+            verdict,
+            recorded_at: DateTime::from_timestamp_millis(ms).unwrap(),
+        }
+    }
+
+    /// 30 verdicts over 3 services, both kinds, all outcomes; 3 rows share each millisecond,
+    /// so ties are ordered by id.
+    fn seeded() -> (Store, Vec<VerdictRecord>) {
+        let store = Store::open_in_memory().unwrap();
+        let outcomes = [Outcome::Pass, Outcome::Fail, Outcome::Inconclusive];
+        let kinds = [VerdictKind::Canary, VerdictKind::Slo];
+        let services = ["checkout", "payments", "search"];
+        let records: Vec<VerdictRecord> = (0..30)
+            .map(|i| {
+                let v = verdict(
+                    &format!("v{i:02}"),
+                    services[i % 3],
+                    kinds[i % 2],
+                    outcomes[i / 3 % 3],
+                );
+                record(v, 1_767_225_600_000 + (i / 3) as i64)
+            })
+            .collect();
+        for r in &records {
+            store.record(r).unwrap();
+        }
+        (store, records)
+    }
+
+    /// Walks every page of `filter`, 4 rows at a time.
+    fn all_pages(store: &Store, mut filter: HistoryFilter) -> Vec<String> {
+        filter.limit = 4;
+        let mut seen = Vec::new();
+        loop {
+            let page = store.list(&filter).unwrap();
+            assert!(page.verdicts.len() <= 4);
+            seen.extend(page.verdicts.iter().map(|r| r.verdict.id.clone()));
+            match page.next {
+                Some(next) => filter.before = Some(next),
+                None => return seen,
+            }
+        }
+    }
+
+    /// What `filter` should return, computed without SQL: its rows newest first, ties by id.
+    fn expected(records: &[VerdictRecord], filter: &HistoryFilter) -> Vec<String> {
+        let mut rows: Vec<&VerdictRecord> = records
+            .iter()
+            .filter(|r| {
+                filter
+                    .service
+                    .as_ref()
+                    .is_none_or(|s| *s == r.verdict.service)
+            })
+            .filter(|r| filter.outcome.is_none_or(|o| o == r.verdict.verdict))
+            .filter(|r| filter.kind.is_none_or(|k| k == r.verdict.kind))
+            .collect();
+        rows.sort_by(|a, b| {
+            b.recorded_at
+                .cmp(&a.recorded_at)
+                .then(a.verdict.id.cmp(&b.verdict.id))
+        });
+        rows.iter().map(|r| r.verdict.id.clone()).collect()
+    }
+
+    #[test]
+    fn pages_cover_every_row_exactly_once_newest_first_under_each_filter() {
+        let (store, records) = seeded();
+        let filter = |service: Option<&str>, outcome, kind| HistoryFilter {
+            service: service.map(str::to_string),
+            outcome,
+            kind,
+            ..HistoryFilter::default()
+        };
+        let filters = [
+            filter(None, None, None),
+            filter(Some("payments"), None, None),
+            filter(None, Some(Outcome::Fail), None),
+            filter(None, None, Some(VerdictKind::Slo)),
+            filter(
+                Some("checkout"),
+                Some(Outcome::Pass),
+                Some(VerdictKind::Canary),
+            ),
+            filter(Some("nobody"), None, None),
+        ];
+        for filter in filters.clone() {
+            let want = expected(&records, &filter);
+            assert_eq!(all_pages(&store, filter.clone()), want, "{filter:?}");
+            // One big page holds the same rows as the paged walk, and says it is the last.
+            let one = store
+                .list(&HistoryFilter {
+                    limit: 1000,
+                    ..filter
+                })
+                .unwrap();
+            assert_eq!(
+                one.verdicts
+                    .iter()
+                    .map(|r| &r.verdict.id)
+                    .collect::<Vec<_>>(),
+                want.iter().collect::<Vec<_>>()
+            );
+            assert_eq!(one.next, None);
+        }
+        assert_eq!(expected(&records, &filters[0]).len(), 30);
+    }
+
+    #[test]
+    fn rows_recorded_between_pages_do_not_shift_the_next_page() {
+        let (store, records) = seeded();
+        let first = store
+            .list(&HistoryFilter {
+                limit: 4,
+                ..Default::default()
+            })
+            .unwrap();
+        let newer = record(
+            verdict("new", "checkout", VerdictKind::Slo, Outcome::Pass),
+            1_767_225_700_000,
+        );
+        store.record(&newer).unwrap();
+        let second = HistoryFilter {
+            limit: 4,
+            before: first.next,
+            ..Default::default()
+        };
+        let ids: Vec<String> = store
+            .list(&second)
+            .unwrap()
+            .verdicts
+            .into_iter()
+            .map(|r| r.verdict.id)
+            .collect();
+        assert_eq!(ids, expected(&records, &HistoryFilter::default())[4..8]);
+    }
+
+    #[test]
+    fn limit_is_capped_and_zero_gives_an_empty_page() {
+        let (store, _) = seeded();
+        let all = store
+            .list(&HistoryFilter {
+                limit: usize::MAX,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(all.verdicts.len(), 30);
+        let none = store
+            .list(&HistoryFilter {
+                limit: 0,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(none.verdicts.is_empty());
+        assert_eq!(none.next, None);
+    }
+
+    #[test]
+    fn a_cursor_round_trips_through_text_and_bad_ones_are_refused() {
+        let cursor = Cursor {
+            recorded_at_ms: 1_767_225_600_000,
+            id: "a.b-c".to_string(),
+        };
+        assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
+        let store = Store::open_in_memory().unwrap();
+        for bad in ["", "nodot", "x.id", "123."] {
+            let filter = HistoryFilter {
+                before: Some(bad.to_string()),
+                ..Default::default()
+            };
+            let err = store.list(&filter).unwrap_err();
+            assert!(
+                matches!(err, StoreError::BadCursor { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn prune_removes_only_rows_recorded_before_the_cutoff() {
+        let (store, records) = seeded();
+        // Rows 9..12 share this time: the cutoff keeps them (strictly before is removed).
+        let cutoff = records[9].recorded_at;
+        assert_eq!(store.prune(cutoff).unwrap(), 9);
+        assert_eq!(store.count().unwrap(), 21);
+        let left = store
+            .list(&HistoryFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(left.verdicts.iter().all(|r| r.recorded_at >= cutoff));
+        assert_eq!(store.prune(cutoff).unwrap(), 0);
+    }
+
+    #[test]
+    fn stored_names_are_the_serde_names() {
+        for o in [Outcome::Pass, Outcome::Fail, Outcome::Inconclusive] {
+            assert_eq!(json!(o), json!(outcome_name(o)));
+        }
+        for k in [VerdictKind::Canary, VerdictKind::Slo] {
+            assert_eq!(json!(k), json!(kind_name(k)));
+        }
+    }
+}
