@@ -210,7 +210,7 @@ impl Telemetry {
 
     /// Flushes and shuts down span export (called on graceful shutdown). A failure is logged:
     /// there is nothing left to do about it while stopping.
-    pub fn shutdown(self) {
+    pub fn shutdown(&self) {
         if let Some(provider) = &self.tracer_provider
             && let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT)
         {

@@ -117,3 +117,27 @@ fn help_names_the_subcommand() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("validate"));
 }
+
+#[test]
+fn a_configmap_mounted_directory_is_read_once() {
+    // Kubernetes mounts a ConfigMap as `..<timestamp>/` holding the files, `..data` pointing
+    // at it, and one symlink per file through `..data`.
+    let dir = tempfile::tempdir().unwrap();
+    let stamped = dir.path().join("..2026_11_22_08_00_00.123");
+    std::fs::create_dir(&stamped).unwrap();
+    let source = Path::new(ROOT).join("slo-definitions/financy-api.yaml");
+    std::fs::copy(&source, stamped.join("financy-api.yaml")).unwrap();
+    std::os::unix::fs::symlink(&stamped, dir.path().join("..data")).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new("..data/financy-api.yaml"),
+        dir.path().join("financy-api.yaml"),
+    )
+    .unwrap();
+    let out = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 file(s): 1 service(s)"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -77,9 +77,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let telemetry = Arc::new(telemetry::init(&settings.telemetry)?);
         let served = slogate::server::run(settings, telemetry.clone()).await;
-        if let Ok(t) = Arc::try_unwrap(telemetry) {
-            t.shutdown();
-        }
+        // Background tasks still hold the telemetry: flush through the shared handle.
+        telemetry.shutdown();
         served
     })?;
     Ok(ExitCode::SUCCESS)

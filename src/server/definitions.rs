@@ -136,7 +136,13 @@ fn fingerprint(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         };
         if meta.is_dir() {
             if let Ok(entries) = std::fs::read_dir(&p) {
-                visit.extend(entries.flatten().map(|e| e.path()));
+                // Hidden entries are skipped as the loader skips them, except that a
+                // ConfigMap's update swaps `..data`, which changes the visible symlinks'
+                // targets: metadata() follows them, so sizes and times still change.
+                let visible = entries
+                    .flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'));
+                visit.extend(visible.map(|e| e.path()));
             }
         } else {
             files.push((p, meta.len(), meta.modified().ok()));

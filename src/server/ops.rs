@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument;
 
 use super::definitions;
 use super::state::AppState;
@@ -70,7 +71,9 @@ pub async fn track(request: Request, next: Next) -> Response {
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().to_string();
     let started = Instant::now();
-    let response = next.run(request).await;
+    // One span per request: exported over OTLP when configured, with the gate's logs in it.
+    let span = tracing::info_span!("http request", http.method = %method, http.route = %route);
+    let response = next.run(request).instrument(span).await;
     let status = response.status().as_u16().to_string();
     metrics::histogram!(names::HTTP_DURATION, "route" => route.clone())
         .record(started.elapsed().as_secs_f64());

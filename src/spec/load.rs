@@ -532,6 +532,11 @@ fn expand(path: &Path, report: &mut LoadReport) -> Vec<PathBuf> {
             }
         };
         for entry in entries.flatten() {
+            // Hidden entries are skipped: a ConfigMap mounted as a directory holds its files
+            // again under `..data/` and `..<timestamp>/`, and editors leave `.swp` files.
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let p = entry.path();
             if p.is_dir() {
                 stack.push(p);
