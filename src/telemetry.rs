@@ -46,6 +46,8 @@ pub mod names {
     pub const DEFINITIONS_LOADED: &str = "slogate_definitions_loaded_slos";
     /// Counter of verdict-history writes. Labels: `result` (`ok` | `error`).
     pub const HISTORY_WRITES: &str = "slogate_history_writes_total";
+    /// Counter of spans received on `/v1/traces`. Labels: `result` (`accepted` | `rejected`).
+    pub const SPANS: &str = "slogate_spans_total";
 }
 
 /// Histogram buckets, in seconds: request and query latencies from 1 ms to 10 s. The gates'
@@ -315,6 +317,11 @@ fn describe_metrics() {
         names::HISTORY_WRITES,
         Unit::Count,
         "Verdict-history writes, by result (ok, error)."
+    );
+    metrics::describe_counter!(
+        names::SPANS,
+        Unit::Count,
+        "Spans received on /v1/traces, by result (accepted or rejected)."
     );
 }
 
