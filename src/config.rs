@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::source::PrometheusSettings;
+use crate::source::traces::SpanSettings;
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
 
@@ -80,6 +81,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// slogate's own logs, spans and metrics.
     pub telemetry: TelemetrySettings,
+    /// The OTLP trace receiver and its span windows.
+    pub traces: TracesConfig,
 }
 
 impl Default for Config {
@@ -97,8 +100,56 @@ impl Default for Config {
             gate: GateConfig::default(),
             auth: AuthConfig::default(),
             telemetry: TelemetrySettings::default(),
+            traces: TracesConfig::default(),
         }
     }
+}
+
+/// `traces:`: the OTLP receiver (`POST /v1/traces`) and the memory it may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// Largest export body accepted as sent (gzip or not), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest body once inflated, in bytes (a gzip bomb stops here).
+    pub max_inflated_bytes: usize,
+    /// Exports decoded at once; more are answered 429 with Retry-After.
+    pub max_concurrent_exports: usize,
+    /// Width of a span window (time bucket).
+    pub window: String,
+    /// How long spans are kept.
+    pub retention: String,
+    /// Span durations kept per window, service, version and operation (uniform sample).
+    pub reservoir: usize,
+    /// Upper bound of the memory the span windows hold, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        TracesConfig {
+            max_body_bytes: 4 << 20,
+            max_inflated_bytes: 32 << 20,
+            max_concurrent_exports: 8,
+            window: "1m".to_string(),
+            retention: "2h".to_string(),
+            reservoir: 1024,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The receiver's settings, checked.
+#[derive(Debug, Clone)]
+pub struct TracesSettings {
+    /// As [`TracesConfig::max_body_bytes`].
+    pub max_body_bytes: usize,
+    /// As [`TracesConfig::max_inflated_bytes`].
+    pub max_inflated_bytes: usize,
+    /// As [`TracesConfig::max_concurrent_exports`].
+    pub max_concurrent_exports: usize,
+    /// The span store's settings.
+    pub spans: SpanSettings,
 }
 
 /// `prometheus:`.
@@ -176,6 +227,8 @@ pub struct Settings {
     pub tokens: Vec<String>,
     /// Telemetry.
     pub telemetry: TelemetrySettings,
+    /// OTLP receiver.
+    pub traces: TracesSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -191,6 +244,7 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
+            .field("traces", &self.traces)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -274,6 +328,7 @@ impl Config {
             retries: self.prometheus.retries,
             ..PrometheusSettings::default()
         };
+        let traces = self.traces_settings(&duration)?;
         Ok(Settings {
             listen,
             prometheus,
@@ -286,6 +341,40 @@ impl Config {
             gate: self.gate.clone(),
             tokens,
             telemetry: self.telemetry.clone(),
+            traces,
+        })
+    }
+
+    fn traces_settings(
+        &self,
+        duration: &dyn Fn(&str, &str) -> Result<Duration, ConfigError>,
+    ) -> Result<TracesSettings, ConfigError> {
+        let t = &self.traces;
+        let at_least = |setting: &str, value: usize, min: usize| {
+            if value < min {
+                Err(invalid(setting, format!("must be at least {min}")))
+            } else {
+                Ok(value)
+            }
+        };
+        Ok(TracesSettings {
+            max_body_bytes: at_least("traces.max_body_bytes", t.max_body_bytes, 1024)?,
+            max_inflated_bytes: at_least("traces.max_inflated_bytes", t.max_inflated_bytes, 1024)?,
+            max_concurrent_exports: at_least(
+                "traces.max_concurrent_exports",
+                t.max_concurrent_exports,
+                1,
+            )?,
+            spans: {
+                let reservoir = at_least("traces.reservoir", t.reservoir, 16)?;
+                let budget = at_least("traces.max_bytes", t.max_bytes, 1 << 20)?;
+                SpanSettings {
+                    window: duration("traces.window", &t.window)?,
+                    retention: duration("traces.retention", &t.retention)?,
+                    reservoir,
+                    max_buckets: SpanSettings::max_buckets_for(budget, reservoir),
+                }
+            },
         })
     }
 

@@ -46,7 +46,8 @@ pub mod names {
     pub const DEFINITIONS_LOADED: &str = "slogate_definitions_loaded_slos";
     /// Counter of verdict-history writes. Labels: `result` (`ok` | `error`).
     pub const HISTORY_WRITES: &str = "slogate_history_writes_total";
-    /// Counter of spans received on `/v1/traces`. Labels: `result` (`accepted` | `rejected`).
+    /// Counter of spans received on `/v1/traces`. Labels: `result` (`accepted` | `rejected` |
+    /// `ignored`: valid, but not of a service judged from traces).
     pub const SPANS: &str = "slogate_spans_total";
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use slogate::analysis::canary::DEFAULT_CONFIDENCE;
-use slogate::evaluate::canary::{CanaryRequest, canary_verdict, evaluate_canary};
+use slogate::evaluate::canary::{CanaryRequest, CanarySources, canary_verdict, evaluate_canary};
 use slogate::source::{PrometheusSettings, PrometheusSource};
 use slogate::spec::load_texts;
 use slogate::verdict::Outcome;
@@ -79,7 +79,11 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
             end,
         };
         let judgement = runtime.block_on(evaluate_canary(
-            &source,
+            &CanarySources {
+                service: "shop".into(),
+                prometheus: &source,
+                spans: None,
+            },
             &profile,
             &request,
             DEFAULT_CONFIDENCE,

@@ -359,10 +359,10 @@ fn classify(metric: &CanaryMetric, ev: &Evidence, confidence: f64, j: &mut Metri
         let beyond_critical = if high { critical_up } else { critical_down };
         j.critical_failure = metric.critical || beyond_critical;
         j.reason = format!(
-            "canary significantly {} than baseline beyond tolerance: {}, {effect_text}, p = {}{}",
+            "canary significantly {} than baseline beyond tolerance: {}, {effect_text}, p {}{}",
             if high { "higher" } else { "lower" },
             ev.describe,
-            sig(j.p_value.unwrap_or(f64::NAN)),
+            p_text(j.p_value.unwrap_or(f64::NAN)),
             if beyond_critical {
                 " (beyond the critical bound)"
             } else {
@@ -547,6 +547,15 @@ fn median(xs: &[f64]) -> f64 {
 }
 
 /// Four significant digits, for reasons.
+/// A p-value for people: `= 0.0123`, or `< 0.0001` rather than a rounded `= 0`.
+fn p_text(p: f64) -> String {
+    if p < 1e-4 {
+        "< 0.0001".to_string()
+    } else {
+        format!("= {}", sig(p))
+    }
+}
+
 fn sig(x: f64) -> String {
     if !x.is_finite() {
         return if x.is_nan() {

@@ -8,6 +8,7 @@ use futures::future::join_all;
 use super::describe;
 use crate::analysis::canary::{self, CanaryJudgement, Counts, MetricData};
 use crate::source::prometheus::{PrometheusSource, Sample};
+use crate::source::traces::SpanStore;
 use crate::spec::query::with_label_matcher;
 use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile, PromDuration};
 use crate::verdict::{Check, Verdict, VerdictKind, Window, new_id, rfc3339};
@@ -25,12 +26,23 @@ pub struct CanaryRequest {
     pub end: i64,
 }
 
+/// Where a canary analysis reads its data.
+pub struct CanarySources<'a> {
+    /// The service analysed (trace metrics select its spans).
+    pub service: String,
+    /// Prometheus, for the `prometheus` metrics.
+    pub prometheus: &'a PrometheusSource,
+    /// The spans received over OTLP, for the `traces` metrics; `None` outside `slogate serve`
+    /// (those metrics are then `nodata`).
+    pub spans: Option<&'a SpanStore>,
+}
+
 /// Step of range queries for value metrics: one sample per minute, a scrape interval.
 pub const VALUES_STEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Fetches and judges every metric of `profile`.
 pub async fn evaluate_canary(
-    source: &PrometheusSource,
+    sources: &CanarySources<'_>,
     profile: &CanaryProfile,
     request: &CanaryRequest,
     confidence: f64,
@@ -38,7 +50,7 @@ pub async fn evaluate_canary(
     let fetches = profile
         .metrics
         .iter()
-        .map(|m| fetch(source, profile, m, request));
+        .map(|m| fetch(sources, profile, m, request));
     let data = join_all(fetches).await;
     let judgements = profile
         .metrics
@@ -50,11 +62,12 @@ pub async fn evaluate_canary(
 }
 
 async fn fetch(
-    source: &PrometheusSource,
+    sources: &CanarySources<'_>,
     profile: &CanaryProfile,
     metric: &CanaryMetric,
     request: &CanaryRequest,
 ) -> MetricData {
+    let source = sources.prometheus;
     let window = PromDuration::from_secs((request.end - request.start).max(1) as u64).to_string();
     let label = &profile.version_label;
     let for_version = |query: &str, version: &str| with_label_matcher(query, label, version);
@@ -126,11 +139,36 @@ async fn fetch(
                 (Err(e), _) | (_, Err(e)) => MetricData::Missing(describe(&e)),
             }
         }
-        CanaryMeasure::TraceLatency { .. } | CanaryMeasure::TraceErrors { .. } => {
-            MetricData::Missing(
-                "trace metrics need slogate's OTLP receiver, which this version does not have yet"
-                    .to_string(),
-            )
+        CanaryMeasure::TraceLatency { operation } | CanaryMeasure::TraceErrors { operation } => {
+            let Some(spans) = sources.spans else {
+                return MetricData::Missing(
+                    "trace metrics are read from the spans `slogate serve` receives on \
+                     POST /v1/traces; there are none here"
+                        .to_string(),
+                );
+            };
+            let op = operation.as_deref();
+            let side = |version: &str| {
+                spans.sample(&sources.service, version, op, request.start, request.end)
+            };
+            let (b, c) = (side(&request.baseline), side(&request.canary));
+            if matches!(metric.measure, CanaryMeasure::TraceLatency { .. }) {
+                MetricData::Values {
+                    baseline: b.durations,
+                    canary: c.durations,
+                }
+            } else {
+                MetricData::Events {
+                    baseline: Counts {
+                        counted: b.errors,
+                        total: b.total,
+                    },
+                    canary: Counts {
+                        counted: c.errors,
+                        total: c.total,
+                    },
+                }
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
 use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
-use crate::evaluate::canary::{canary_verdict, evaluate_canary};
+use crate::evaluate::canary::{CanarySources, canary_verdict, evaluate_canary};
 use crate::evaluate::{evaluate_service, slo_gate_verdict};
 use crate::spec::CanaryMeasure;
 use crate::store::VerdictRecord;
@@ -115,7 +115,12 @@ async fn run_canary(
     let started = Instant::now();
     let confidence = state.settings.gate.confidence;
     let (start, end) = (gate.request.start, gate.request.end);
-    let evaluation = evaluate_canary(&state.source, &gate.profile, &gate.request, confidence);
+    let sources = CanarySources {
+        service: gate.service.service.clone(),
+        prometheus: &state.source,
+        spans: Some(&state.spans),
+    };
+    let evaluation = evaluate_canary(&sources, &gate.profile, &gate.request, confidence);
     let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
         Ok(judgement) => canary_verdict(&gate.service.service, &judgement, start, end),
         Err(_) => past_deadline(

@@ -10,6 +10,7 @@ mod error;
 mod gates;
 mod history;
 mod ops;
+mod otlp;
 mod requests;
 mod state;
 mod status;
@@ -51,6 +52,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slos", get(status::all))
         .route("/api/v1/slos/{service}/{slo}", get(status::one))
         .route("/api/v1/reload", post(ops::reload))
+        .route(
+            "/v1/traces",
+            post(otlp::traces)
+                .layer(DefaultBodyLimit::max(state.settings.traces.max_body_bytes))
+                .layer(middleware::from_fn_with_state(state.clone(), otlp::admit)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -92,6 +99,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     tokio::spawn(definitions::watch(state.clone()));
     tokio::spawn(probe_prometheus(state.clone()));
     tokio::spawn(prune_history(state.clone()));
+    tokio::spawn(expire_spans(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -136,6 +144,16 @@ async fn prune_history(state: AppState) {
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
             Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),
         }
+    }
+}
+
+/// Drops span windows past their retention every minute, so memory is returned even when no
+/// export arrives to expire them on the way.
+async fn expire_spans(state: AppState) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticks.tick().await;
+        state.spans.expire(Utc::now());
     }
 }
 

@@ -4,8 +4,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::Semaphore;
+
 use crate::config::Settings;
 use crate::source::PrometheusSource;
+use crate::source::traces::SpanStore;
 use crate::spec::Catalog;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -26,6 +29,10 @@ pub struct Inner {
     pub store: Arc<Store>,
     /// slogate's own metrics, for `/metrics`.
     pub telemetry: Arc<Telemetry>,
+    /// Spans received over OTLP, in bounded windows.
+    pub spans: SpanStore,
+    /// Exports decoded at once; past it, `/v1/traces` answers 429.
+    pub otlp_permits: Semaphore,
     /// Set once Prometheus has answered a query (readiness).
     prometheus_answered: AtomicBool,
 }
@@ -46,12 +53,16 @@ impl AppState {
         store: Store,
         telemetry: Arc<Telemetry>,
     ) -> Self {
+        let settings_spans = settings.traces.spans.clone();
+        let max_exports = settings.traces.max_concurrent_exports;
         AppState(Arc::new(Inner {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),
             source,
             store: Arc::new(store),
             telemetry,
+            spans: SpanStore::new(settings_spans),
+            otlp_permits: Semaphore::new(max_exports),
             prometheus_answered: AtomicBool::new(false),
         }))
     }

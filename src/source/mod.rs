@@ -8,9 +8,11 @@
 //! - [`prometheus`]: PromQL over Prometheus' HTTP API, with a timeout per query, bounded retries
 //!   of transient failures and concurrent batches.
 //!
-//! Still to come: `traces` (OTLP spans received by the server, grouped in windows).
+//! - [`traces`]: OTLP spans as `slogate serve` receives them (decoding, bounded time windows
+//!   with exact counts and reservoir-sampled durations).
 
 pub mod prometheus;
+pub mod traces;
 
 pub use prometheus::{
     PrometheusSettings, PrometheusSource, Sample, Series, SettingsError, SourceError,

@@ -1,0 +1,35 @@
+//! Traces: OTLP export requests in, time-bucketed windows of server spans out, for judging a
+//! canary against its baseline on span durations and outcomes.
+//!
+//! - [`decode`](decode()): an OTLP/HTTP body (protobuf or OTLP/JSON, gzip or not, with a cap on
+//!   the inflated size) into an `ExportTraceServiceRequest`; [`encode_response`] the answer in
+//!   the request's encoding, with `partial_success` when spans were refused.
+//! - [`SpanStore`]: per service, version and operation, buckets of [`SpanSettings::window`]
+//!   holding exact span and error counts and a uniform reservoir of durations, expired after
+//!   [`SpanSettings::retention`] and bounded by [`SpanSettings::max_buckets`]; ingest is
+//!   thread-safe, and [`SpanStore::sample`] answers a gate's question for a time range.
+//!
+//! The HTTP endpoint (`POST /v1/traces`) lives in `server`; this module knows nothing of HTTP
+//! beyond content types.
+
+mod buckets;
+mod decode;
+mod json;
+mod reservoir;
+mod settings;
+mod span;
+mod windows;
+
+#[cfg(test)]
+mod testkit;
+
+pub use decode::{DecodeError, Encoding, decode, encode_response, encoding_of};
+pub use settings::{DEFAULT_MEMORY_BUDGET, MAX_FUTURE, SpanSettings};
+pub use span::{HTTP_STATUS, MAX_NAME_BYTES, SERVICE_NAME};
+pub use windows::{IngestOutcome, STORE_FULL, SpanSample, SpanStore, StoreStats};
+
+/// The OTLP request and response types, re-exported so callers need not name the generated
+/// modules' paths.
+pub use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};

@@ -1,0 +1,322 @@
+//! Canary statistics from traces: the real OpenTelemetry Python SDK exports server spans of
+//! each version to `slogate serve`, and the canary gate judges them (a 30% slower canary fails
+//! the latency check, an equal one passes, 5% errors against 0.1% fails). Then the receiver's
+//! conformance: the OTLP example, gzip, truncated, garbage, oversized and mistyped bodies.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
+
+const DEFINITION: &str = r#"
+apiVersion: slogate/v1
+kind: ServiceLevels
+service: checkout
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        errors: sum(rate(http_requests_total{service="checkout",code=~"5.."}[{{window}}]))
+        total: sum(rate(http_requests_total{service="checkout"}[{{window}}]))
+canary:
+  trace_version_attribute: service.version
+  lookback: 10m
+  metrics:
+    - name: latency
+      source: traces
+      kind: latency
+      operation: "GET /api/v1/orders"
+      direction: increase
+      allowed_increase: 1.1
+    - name: errors
+      source: traces
+      kind: errors
+      direction: increase
+      allowed_increase: 1.2
+      critical: true
+"#;
+
+/// The Python with the OpenTelemetry SDK (`scripts/test` makes `target/pyenv`).
+fn python() -> PathBuf {
+    std::env::var_os("SLOGATE_TEST_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python"),
+        PathBuf::from,
+    )
+}
+
+fn export(slogate: &SlogateGuard, version: &str, median_ms: f64, error_ratio: f64, seed: u32) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_spans.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args([&slogate.url, TOKEN, "checkout", version, "2000"])
+        .arg(median_ms.to_string())
+        .arg(error_ratio.to_string())
+        .arg(seed.to_string())
+        .output()
+        .expect("python with opentelemetry-sdk (scripts/test installs it in target/pyenv)");
+    assert!(
+        out.status.success(),
+        "exporter failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        slogate.log()
+    );
+}
+
+fn definitions() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checkout.yaml");
+    std::fs::write(&file, DEFINITION).unwrap();
+    (dir, file)
+}
+
+fn gate(slogate: &SlogateGuard, canary: &str) -> Value {
+    let body = format!(
+        r#"{{"service":"checkout","baseline":{{"version":"v1"}},"canary":{{"version":"{canary}"}},"lookback":"10m"}}"#
+    );
+    let (status, verdict) = slogate.post("/api/v1/gates/canary", &body);
+    assert_eq!(status, 200, "{verdict:#}");
+    verdict
+}
+
+fn check<'a>(verdict: &'a Value, name: &str) -> &'a Value {
+    verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {verdict:#}"))
+}
+
+#[test]
+fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
+    let (_dir, slos) = definitions();
+    let mut options = ServeOptions::new("http://127.0.0.1:9");
+    options.slos = slos;
+    let slogate = SlogateGuard::start(&options);
+    export(&slogate, "v1", 100.0, 0.001, 1);
+    export(&slogate, "v2-same", 100.0, 0.001, 2);
+    export(&slogate, "v3-slow", 130.0, 0.001, 3);
+    export(&slogate, "v4-errors", 100.0, 0.05, 4);
+
+    let same = gate(&slogate, "v2-same");
+    assert_eq!(same["verdict"], "pass", "{same:#}");
+    assert_eq!(check(&same, "latency")["source"], "traces");
+    assert_eq!(
+        check(&same, "latency")["baseline"]["n"],
+        2000,
+        "every duration: {same:#}"
+    );
+
+    let slow = gate(&slogate, "v3-slow");
+    assert_eq!(slow["verdict"], "fail", "{slow:#}");
+    assert_eq!(check(&slow, "latency")["verdict"], "fail", "{slow:#}");
+    assert_ne!(
+        check(&slow, "errors")["verdict"],
+        "fail",
+        "same error rate: {slow:#}"
+    );
+
+    let errors = gate(&slogate, "v4-errors");
+    assert_eq!(errors["verdict"], "fail", "{errors:#}");
+    assert_eq!(check(&errors, "errors")["verdict"], "fail", "{errors:#}");
+    assert_eq!(
+        check(&errors, "errors")["canary"]["n"],
+        2000,
+        "counts are exact: {errors:#}"
+    );
+
+    let silent = gate(&slogate, "v9-never-deployed");
+    assert_eq!(silent["verdict"], "inconclusive", "{silent:#}");
+}
+
+/// The OTLP example of the specification's repository, as JSON.
+fn example() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/otlp/trace.example.json");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// slogate's span counters, sorted (the exposition order is not fixed).
+fn accepted_spans(slogate: &SlogateGuard) -> Vec<String> {
+    let (_, metrics) = slogate.request("GET", "/metrics", None, None, &[]);
+    let mut lines: Vec<String> = metrics
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("slogate_spans_total"))
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn post_raw(
+    slogate: &SlogateGuard,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>, String) {
+    let mut request = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/traces", slogate.url))
+        .bearer_auth(TOKEN)
+        .body(body);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, response.bytes().unwrap().to_vec(), content_type)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn the_receiver_answers_as_the_otlp_specification_says() {
+    let (_dir, slos) = definitions();
+    let mut options = ServeOptions::new("http://127.0.0.1:9");
+    options.slos = slos;
+    options.config = "traces: {max_body_bytes: 65536}\n".into();
+    let slogate = SlogateGuard::start(&options);
+    let json = [("content-type", "application/json")];
+    let protobuf = [("content-type", "application/x-protobuf")];
+
+    // The example as is: valid OTLP/JSON of a service slogate does not judge: accepted, not kept.
+    let (status, body, content_type) = post_raw(&slogate, example().into_bytes(), &json);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(content_type, "application/json");
+    // The example as a span of `checkout`: no version attribute, and from 2018: refused, as a
+    // partial success naming why.
+    let ours = example().replace("my.service", "checkout");
+    let (status, body, content_type) = post_raw(&slogate, ours.into_bytes(), &json);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(content_type, "application/json");
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let partial = &answer["partialSuccess"];
+    let rejected = &partial["rejectedSpans"];
+    assert!(rejected == "1" || rejected == 1, "{answer:#}");
+    assert!(
+        !partial["errorMessage"].as_str().unwrap_or("").is_empty(),
+        "{answer:#}"
+    );
+
+    // The same, gzipped.
+    let gz = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let (status, _, _) = post_raw(&slogate, gzip(example().as_bytes()), &gz);
+    assert_eq!(status, 200);
+
+    let before = accepted_spans(&slogate);
+    let cases: Vec<BadBody> = vec![
+        (
+            "garbage JSON",
+            b"{\"resourceSpans\": [".to_vec(),
+            &json,
+            400,
+        ),
+        ("garbage protobuf", vec![0xff; 64], &protobuf, 400),
+        ("truncated protobuf", truncated_protobuf(), &protobuf, 400),
+        ("garbage gzip", b"not gzip at all".to_vec(), &gz, 400),
+        ("oversized", vec![b' '; 100 * 1024], &json, 413),
+        ("gzip bomb", gzip(&vec![b' '; 64 << 20]), &gz, 413),
+        (
+            "another content type",
+            b"x".to_vec(),
+            &[("content-type", "text/plain")],
+            415,
+        ),
+    ];
+    for (name, body, headers, status) in cases {
+        let (got, answer, _) = post_raw(&slogate, body, headers);
+        assert_eq!(got, status, "{name}: {}", String::from_utf8_lossy(&answer));
+    }
+    assert_eq!(
+        accepted_spans(&slogate),
+        before,
+        "nothing of a refused body is stored"
+    );
+    let (status, _, _) = {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/traces", slogate.url))
+            .header("content-type", "application/json")
+            .body(example())
+            .send()
+            .unwrap();
+        (response.status().as_u16(), (), ())
+    };
+    assert_eq!(status, 401, "the receiver takes the API tokens too");
+}
+
+/// A refused body: name, bytes, headers, expected status.
+type BadBody<'a> = (&'a str, Vec<u8>, &'a [(&'a str, &'a str)], u16);
+
+/// A valid protobuf export cut in the middle of a field.
+fn truncated_protobuf() -> Vec<u8> {
+    // resourceSpans (field 1, length-delimited) announcing 200 bytes, followed by 3.
+    vec![0x0a, 0xc8, 0x01, 0x0a, 0x02, 0x0a]
+}
+
+#[test]
+fn an_overloaded_receiver_answers_429_with_retry_after() {
+    use std::io::Read;
+    let (_dir, slos) = definitions();
+    let mut options = ServeOptions::new("http://127.0.0.1:9");
+    options.slos = slos;
+    options.config = "traces: {max_concurrent_exports: 1}\n".into();
+    let slogate = SlogateGuard::start(&options);
+    let body = example();
+    // One export whose body arrives slowly holds the only admission.
+    let address = slogate.url.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        slow,
+        "POST /v1/traces HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    slow.flush().unwrap();
+    let json = [("content-type", "application/json")];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/traces", slogate.url))
+            .bearer_auth(TOKEN)
+            .header(json[0].0, json[0].1)
+            .body(body.clone())
+            .send()
+            .unwrap();
+        if response.status().as_u16() == 429 {
+            break response;
+        }
+        assert!(std::time::Instant::now() < deadline, "never refused");
+    };
+    assert_eq!(refused.headers()["retry-after"], "1");
+    // The slow export completes and is answered; then the receiver takes exports again.
+    slow.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = [0u8; 12];
+    slow.read_exact(&mut answer).unwrap();
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 200",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let (status, _, _) = post_raw(&slogate, body.into_bytes(), &json);
+    assert_eq!(status, 200);
+}
