@@ -129,6 +129,29 @@ fn a_broken_definition_file_is_refused_and_the_last_good_set_stays() {
 }
 
 #[test]
+fn an_edit_on_disk_is_picked_up_without_a_signal() {
+    let prometheus = PrometheusGuard::start(&example_scenario());
+    let dir = tempfile::tempdir().unwrap();
+    let slos = copy_definitions(dir.path());
+    let mut options = ServeOptions::new(&prometheus.url);
+    options.slos = slos.clone();
+    options.config = "reload_interval: 1s\n".into();
+    let slogate = SlogateGuard::start(&options);
+    // A new service appears in a new file; the poll notices and loads it.
+    let copy = std::fs::read_to_string(slos.join("reconciliation-backend.yaml")).unwrap();
+    let renamed = copy.replace("service: reconciliation-backend", "service: ledger");
+    std::fs::write(slos.join("ledger.yaml"), renamed).unwrap();
+    wait_until(|| {
+        let (_, m) = slogate.request("GET", "/metrics", None, None, &[]);
+        m.as_str()
+            .unwrap_or("")
+            .contains(r#"slogate_definition_reloads_total{result="ok"} 1"#)
+    });
+    let (status, verdict) = slogate.post("/api/v1/gates/slo", r#"{"service":"ledger"}"#);
+    assert_eq!(status, 200, "the new service is known: {verdict:#}");
+}
+
+#[test]
 fn kill_9_during_a_burst_loses_no_answered_verdict() {
     let prometheus = PrometheusGuard::start(&example_scenario());
     let options = ServeOptions::new(&prometheus.url);

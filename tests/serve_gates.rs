@@ -161,6 +161,28 @@ fn argo_and_flagger_get_pass_for_a_good_canary_and_fail_for_a_bad_one_and_histor
     let (status, _) = slogate.get("/api/v1/verdicts/no-such-id");
     assert_eq!(status, 404);
 
+    // SLO status, as `slogate evaluate --output json` prints it.
+    let (status, slos) = slogate.get("/api/v1/slos/reconciliation-backend/availability");
+    assert_eq!(status, 200, "{slos:#}");
+    assert_eq!(slos["slos"][0]["slo"], "availability", "{slos:#}");
+    assert_eq!(slos["slos"][0]["verdict"], "pass", "{slos:#}");
+    assert!(
+        slos["slos"][0]["error_budget"]["remaining"]
+            .as_f64()
+            .unwrap()
+            > 0.5,
+        "{slos:#}"
+    );
+    let (status, all) = slogate.get("/api/v1/slos");
+    assert_eq!(status, 200);
+    assert_eq!(
+        all["slos"].as_array().unwrap().len(),
+        11,
+        "every SLO of the examples"
+    );
+    let (status, _) = slogate.get("/api/v1/slos/reconciliation-backend/no-such-slo");
+    assert_eq!(status, 404);
+
     // Own metrics count the verdicts by outcome.
     let (_, metrics) = slogate.request("GET", "/metrics", None, None, &[]);
     let metrics = metrics.as_str().unwrap();
