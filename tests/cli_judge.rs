@@ -110,3 +110,45 @@ fn bad_input_is_refused_with_file_and_position() {
         assert!(!stderr(&out).contains("panicked"), "{name}");
     }
 }
+
+#[test]
+fn trace_outcomes_are_judged_as_proportions() {
+    // 1 error in 1000 spans against 50 in 1000: the canary's error rate is worse.
+    let outcomes = |errors: usize| {
+        let mut v = vec!["1"; errors];
+        v.extend(vec!["0"; 1000 - errors]);
+        v.join("\n")
+    };
+    let config = "source: traces\nkind: errors\nname: errors\nallowed_increase: 1.2\n";
+    let (out, _dir) = judge(
+        &[("baseline", &outcomes(1)), ("canary", &outcomes(50))],
+        Some(config),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = &verdict["checks"][0];
+    assert_eq!(check["source"], "traces", "{check}");
+    assert_eq!(check["verdict"], "fail", "{check}");
+    assert_eq!(check["canary"]["n"], 1000, "{check}");
+
+    let (out, _dir) = judge(
+        &[("baseline", "0\n1\n"), ("canary", "0\n2\n")],
+        Some(config),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("canary: value 2 (`2`) is not an outcome"),
+        "{}",
+        stderr(&out)
+    );
+    let (out, _dir) = judge(
+        &[("baseline", "1\n"), ("canary", "1\n")],
+        Some("kind: errors\n"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("kind errors is for source traces"),
+        "{}",
+        stderr(&out)
+    );
+}

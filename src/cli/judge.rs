@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
-use slogate::analysis::canary::{self, DEFAULT_CONFIDENCE, MetricData};
+use slogate::analysis::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData};
 use slogate::evaluate::canary::canary_verdict;
 use slogate::spec::yaml::split_documents;
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
@@ -27,7 +27,9 @@ pub struct JudgeArgs {
     #[arg(long)]
     canary: PathBuf,
     /// The metric's settings (YAML): direction, allowed_increase, critical_increase,
-    /// allowed_decrease, critical_decrease, effect (mean|median), min_samples, confidence, name.
+    /// allowed_decrease, critical_decrease, effect (mean|median), min_samples, confidence, name,
+    /// source (prometheus|traces), kind (latency|values|errors: with errors each value is one
+    /// request's outcome, 1 an error, judged as proportions).
     #[arg(long)]
     config: Option<PathBuf>,
     /// JSON for machines, table for people.
@@ -63,6 +65,13 @@ struct JudgeConfig {
     min_samples: Option<u64>,
     #[serde(default)]
     confidence: Option<f64>,
+    /// `prometheus` (default) or `traces`.
+    #[serde(default)]
+    source: Option<String>,
+    /// `latency` / `values` (default: the files hold values) or `errors` (the files hold one
+    /// outcome per request or span: 1 an error, 0 a success, compared as proportions).
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
@@ -75,11 +84,14 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
             DEFAULT_CONFIDENCE,
         ),
     };
-    let judgement = canary::judge_metric(
-        &metric,
-        &MetricData::Values { baseline, canary },
-        confidence,
-    );
+    let data = match metric.measure {
+        CanaryMeasure::TraceErrors { .. } => MetricData::Events {
+            baseline: outcomes(&baseline, &args.baseline)?,
+            canary: outcomes(&canary, &args.canary)?,
+        },
+        _ => MetricData::Values { baseline, canary },
+    };
+    let judgement = canary::judge_metric(&metric, &data, confidence);
     let result = canary::judge(vec![judgement], 100.0, 0.0);
     let now = Utc::now().timestamp();
     let verdict = canary_verdict("offline", &result, now, now);
@@ -102,6 +114,22 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(super::EXIT_FINDING)
+    })
+}
+
+/// Outcomes (1 an error, 0 a success) counted as events.
+fn outcomes(values: &[f64], path: &Path) -> anyhow::Result<Counts> {
+    if let Some(i) = values.iter().position(|v| *v != 0.0 && *v != 1.0) {
+        bail!(
+            "{}: value {} (`{}`) is not an outcome: with kind errors each value is 1 (error) or 0",
+            path.display(),
+            i + 1,
+            values[i]
+        );
+    }
+    Ok(Counts {
+        counted: values.iter().filter(|v| **v == 1.0).count() as u64,
+        total: values.len() as u64,
     })
 }
 
@@ -198,12 +226,28 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
             other => Ok(other),
         }
     };
-    Ok(CanaryMetric {
-        name: config.name.unwrap_or_else(|| "sample".to_string()),
-        // Offline, there is no query: the judge reads only the tolerances below.
-        measure: CanaryMeasure::PrometheusValues {
+    // Offline there is no query and no span store: the measure only says how the files are
+    // read (values, or outcomes counted as events) and which source the check names.
+    let measure = match (config.source.as_deref(), config.kind.as_deref()) {
+        (None | Some("prometheus"), None | Some("values")) => CanaryMeasure::PrometheusValues {
             query: QueryTemplate::parse("vector(0)", false).expect("a constant query parses"),
         },
+        (Some("traces"), None | Some("latency") | Some("values")) => {
+            CanaryMeasure::TraceLatency { operation: None }
+        }
+        (Some("traces"), Some("errors")) => CanaryMeasure::TraceErrors { operation: None },
+        (None | Some("prometheus"), Some("errors")) => {
+            bail!("{file}: kind errors is for source traces (Prometheus counts come from queries)")
+        }
+        (_, Some(other)) if !["latency", "values", "errors"].contains(&other) => {
+            bail!("{file}: kind `{other}`: expected latency, values or errors")
+        }
+        (Some(other), _) => bail!("{file}: source `{other}`: expected prometheus or traces"),
+        (None, Some(kind)) => bail!("{file}: kind `{kind}` needs source traces"),
+    };
+    Ok(CanaryMetric {
+        name: config.name.unwrap_or_else(|| "sample".to_string()),
+        measure,
         direction,
         allowed_increase: up(config.allowed_increase, "allowed_increase")?.unwrap_or(1.0),
         critical_increase: up(config.critical_increase, "critical_increase")?,
