@@ -14,13 +14,16 @@
 //! - [`server`]: `slogate serve`, the HTTP gates, history and status API ([`config`] its
 //!   settings, [`store`] the SQLite verdict history, [`telemetry`] its own logs, spans, metrics).
 //!
-//! Still to come, each in its own module: `notify`, `report`.
+//! - [`notify`]: Slack, PagerDuty and email delivery through the durable outbox in [`store`].
+//!
+//! Still to come: `report` (the weekly SLO email).
 
 pub mod analysis;
 pub mod config;
 pub mod conventions;
 pub mod evaluate;
 pub mod generate;
+pub mod notify;
 pub mod numfmt;
 pub mod server;
 pub mod source;

@@ -49,6 +49,12 @@ pub mod names {
     /// Counter of spans received on `/v1/traces`. Labels: `result` (`accepted` | `rejected` |
     /// `ignored`: valid, but not of a service judged from traces).
     pub const SPANS: &str = "slogate_spans_total";
+    /// Counter of notification attempts. Labels: `channel` (`slack` | `pagerduty` | `email`),
+    /// `result` (`delivered` | `retry` | `rejected`: refused as invalid | `expired`: given up
+    /// after the retry age).
+    pub const NOTIFICATIONS: &str = "slogate_notifications_total";
+    /// Gauge of messages waiting in the outbox.
+    pub const OUTBOX_PENDING: &str = "slogate_outbox_pending";
 }
 
 /// Histogram buckets, in seconds: request and query latencies from 1 ms to 10 s. The gates'
@@ -323,6 +329,16 @@ fn describe_metrics() {
         names::SPANS,
         Unit::Count,
         "Spans received on /v1/traces, by result (accepted or rejected)."
+    );
+    metrics::describe_counter!(
+        names::NOTIFICATIONS,
+        Unit::Count,
+        "Notification attempts, by channel and result (delivered, retry, rejected, expired)."
+    );
+    metrics::describe_gauge!(
+        names::OUTBOX_PENDING,
+        Unit::Count,
+        "Messages waiting in the notification outbox."
     );
 }
 

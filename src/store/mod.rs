@@ -1,9 +1,11 @@
-//! The embedded SQLite database: the verdict history (outbox and sent reports to come).
+//! The embedded SQLite database: the verdict history and the notification outbox.
 //!
 //! - [`Store`]: one connection behind a mutex; synchronous, so the server calls it from
 //!   `tokio::task::spawn_blocking`.
 //! - `schema`: the pragmas every connection gets and the migrations (`PRAGMA user_version`).
 //! - `history`: verdicts with what they were made from ([`VerdictRecord`], [`HistoryFilter`]).
+//! - `outbox`: notifications and report emails, stored before they are sent ([`NewMessage`],
+//!   [`OutboxMessage`]); the rows of sent reports are the record that a week went out.
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a write that returned is in the fsynced
 //! WAL and survives `kill -9` and power loss. A database that cannot be written (read-only file
@@ -12,6 +14,7 @@
 //! server then answers `inconclusive` rather than a `pass` nobody could look up later.
 
 mod history;
+mod outbox;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };
+pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
 
 /// What went wrong with the database, with the path and the operation it happened in.
 #[derive(Debug, thiserror::Error)]

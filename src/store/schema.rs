@@ -1,7 +1,7 @@
 //! Connection settings and schema migrations, versioned by `PRAGMA user_version`.
 //!
 //! `MIGRATIONS[i]` takes a database from version `i` to `i + 1`; the schema version is the
-//! number of migrations. New tables (outbox, sent reports) are new entries appended at the end;
+//! number of migrations. New tables are new entries appended at the end;
 //! an applied entry is never edited, since databases in the field already ran it.
 
 use std::path::Path;
@@ -31,6 +31,34 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX verdicts_by_time ON verdicts (recorded_at DESC, id);
      -- one service's history
      CREATE INDEX verdicts_by_service ON verdicts (service, recorded_at);",
+    // 2: the notification outbox and what each rollout was last told. A message is a row
+    // before it is sent; `key` is its idempotency key (a second enqueue of the same key is the
+    // same message), so `report/<team>/<week>` rows double as the record of sent reports.
+    // Times are unix milliseconds (UTC).
+    "CREATE TABLE outbox (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         key TEXT NOT NULL UNIQUE,
+         channel TEXT NOT NULL,
+         target TEXT NOT NULL,
+         summary TEXT NOT NULL,
+         payload BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         state TEXT NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         next_attempt_at INTEGER NOT NULL,
+         last_error TEXT,
+         done_at INTEGER
+     );
+     -- the dispatcher's question: what is due now
+     CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+     -- per (service, rollout) or (service, slo): the outcome last notified, so repeated asks
+     -- with the same answer notify once and a pass after a fail resolves
+     CREATE TABLE notified (
+         subject TEXT PRIMARY KEY NOT NULL,
+         outcome TEXT NOT NULL,
+         verdict_id TEXT NOT NULL,
+         updated_at INTEGER NOT NULL
+     );",
 ];
 
 /// The schema version this build creates and reads.
