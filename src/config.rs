@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::notify::{NotifyConfig, NotifySettings};
 use crate::source::PrometheusSettings;
 use crate::source::traces::SpanSettings;
 use crate::spec::PromDuration;
@@ -83,6 +84,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// The OTLP trace receiver and its span windows.
     pub traces: TracesConfig,
+    /// Slack and PagerDuty notifications (routes, webhooks, routing keys, retries).
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             telemetry: TelemetrySettings::default(),
             traces: TracesConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -229,6 +233,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// OTLP receiver.
     pub traces: TracesSettings,
+    /// Notifications, with their secrets read (never printed).
+    pub notify: NotifySettings,
 }
 
 impl fmt::Debug for Settings {
@@ -245,6 +251,7 @@ impl fmt::Debug for Settings {
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
             .field("traces", &self.traces)
+            .field("notify", &self.notify)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -342,6 +349,7 @@ impl Config {
             tokens,
             telemetry: self.telemetry.clone(),
             traces,
+            notify: self.notify.settings()?,
         })
     }
 

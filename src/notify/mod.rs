@@ -7,16 +7,32 @@
 //!   with a timeout each, and records the result: delivered, retried with capped exponential
 //!   backoff (honouring `Retry-After`), or rejected for good.
 //!
+//! - [`config`]: the `notify:` settings (routes, webhooks, routing keys; secrets from files or
+//!   env).
+//! - [`event`]: what a message is about ([`Judged`]: a verdict and its rollout); [`slack`] and
+//!   [`pagerduty`] build the payloads from it; [`webhook`] sends them.
+//! - [`gate`]: the [`GateNotifier`], which turns recorded verdicts into queued messages on
+//!   changes of outcome only.
+//!
 //! Producers never send: they enqueue ([`crate::store::Store::enqueue`]) and wake the
 //! dispatcher, so a message exists on disk before any attempt and a restart resumes it.
 
+pub mod config;
 mod dispatch;
+pub mod event;
+pub mod gate;
+pub mod pagerduty;
+pub mod slack;
+pub mod webhook;
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use config::{NotifyConfig, NotifySettings};
 pub use dispatch::{Backoff, Dispatcher, DispatcherHandle};
+pub use event::{Judged, Rollout, SloNumbers};
+pub use gate::GateNotifier;
 
 use crate::store::{Channel, OutboxMessage};
 

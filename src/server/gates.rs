@@ -2,7 +2,9 @@
 //!
 //! Each gate checks the request, evaluates within the request deadline (past it the answer is
 //! `inconclusive`, never an error Argo would count as a failed measurement), writes the verdict
-//! and what it was made from to the history, and only then answers.
+//! and what it was made from to the history, queues the notifications a change of outcome
+//! calls for (a store write; a failure there is logged, never changes the verdict), and only
+//! then answers.
 
 use std::time::Instant;
 
@@ -20,6 +22,7 @@ use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
 use crate::evaluate::canary::{CanarySources, canary_verdict, evaluate_canary};
 use crate::evaluate::{evaluate_service, slo_gate_verdict};
+use crate::notify::{Judged, Rollout, SloNumbers};
 use crate::spec::CanaryMeasure;
 use crate::store::VerdictRecord;
 use crate::telemetry::names;
@@ -132,7 +135,15 @@ async fn run_canary(
         ),
     };
     let inputs = canary_inputs(state, &gate, request, started);
-    Ok(record(state, verdict, inputs).await)
+    let about = About {
+        team: gate.service.team.clone(),
+        rollout: Rollout::Canary {
+            baseline: gate.request.baseline.clone(),
+            canary: gate.request.canary.clone(),
+        },
+        slos: Vec::new(),
+    };
+    Ok(record(state, verdict, inputs, about).await)
 }
 
 async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> {
@@ -151,8 +162,12 @@ async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> 
         at.timestamp(),
         &policy,
     );
+    let mut numbers = Vec::new();
     let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
-        Ok(statuses) => slo_gate_verdict(&service.service, &statuses, at),
+        Ok(statuses) => {
+            numbers = statuses.iter().map(SloNumbers::from).collect();
+            slo_gate_verdict(&service.service, &statuses, at)
+        }
         Err(_) => {
             let t = at.timestamp();
             past_deadline(state, VerdictKind::Slo, &service.service, t, t)
@@ -170,7 +185,14 @@ async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> 
         "prometheus": state.source.url(),
         "elapsed_ms": started.elapsed().as_millis() as u64,
     });
-    Ok(record(state, verdict, inputs).await)
+    let about = About {
+        team: service.team.clone(),
+        rollout: Rollout::Slo {
+            slo: body.slo.clone(),
+        },
+        slos: numbers,
+    };
+    Ok(record(state, verdict, inputs, about).await)
 }
 
 /// What a canary verdict was made from: enough to explain a failed rollout later.
@@ -251,10 +273,17 @@ fn past_deadline(
     }
 }
 
-/// Writes the verdict to the history before it is answered. A verdict that could not be
-/// written is answered all the same, but never as `pass`: a pass nobody can look up later is
-/// downgraded to `inconclusive`, with the reason.
-async fn record(state: &AppState, verdict: Verdict, inputs: Value) -> Verdict {
+/// What a verdict is about, for its notifications.
+struct About {
+    team: Option<String>,
+    rollout: Rollout,
+    slos: Vec<SloNumbers>,
+}
+
+/// Writes the verdict to the history before it is answered, then queues the notifications it
+/// calls for. A verdict that could not be written is answered all the same, but never as
+/// `pass`: a pass nobody can look up later is downgraded to `inconclusive`, with the reason.
+async fn record(state: &AppState, verdict: Verdict, inputs: Value, about: About) -> Verdict {
     let store = state.store.clone();
     let record = VerdictRecord {
         verdict: verdict.clone(),
@@ -288,7 +317,29 @@ async fn record(state: &AppState, verdict: Verdict, inputs: Value) -> Verdict {
         .increment(1);
     tracing::info!(verdict_id = %verdict.id, service = %verdict.service, kind,
         outcome = %verdict.verdict, summary = %verdict.summary, "verdict");
+    notify(state, &verdict, about).await;
     verdict
+}
+
+/// Queues what the verdict's change of outcome calls for. Any failure is logged and counted;
+/// the verdict is answered as it is.
+async fn notify(state: &AppState, verdict: &Verdict, about: About) {
+    let judged = Judged {
+        verdict: verdict.clone(),
+        team: about.team,
+        rollout: about.rollout,
+        slos: about.slos,
+    };
+    let notifier = state.notifier.clone();
+    let told = tokio::task::spawn_blocking(move || notifier.notify(&judged, Utc::now())).await;
+    let failure = match told {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("the notifier stopped: {e}"),
+    };
+    metrics::counter!(names::ERRORS, "kind" => "notify").increment(1);
+    tracing::error!(verdict_id = %verdict.id, service = %verdict.service, error = %failure,
+        "the verdict's notifications could not be queued");
 }
 
 fn unrecorded(mut verdict: Verdict, why: &str) -> Verdict {

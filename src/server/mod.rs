@@ -2,7 +2,7 @@
 //!
 //! Handlers only parse, call into `evaluate` (the same code as the CLI), write the history and
 //! answer; routes, middleware and the background tasks (definition reloads, readiness probe,
-//! history retention) are put together here.
+//! history retention, the notification dispatcher) are put together here.
 
 mod auth;
 mod definitions;
@@ -29,6 +29,8 @@ use tokio::signal::unix::{SignalKind, signal};
 pub use state::AppState;
 
 use crate::config::Settings;
+use crate::notify::webhook::http_transports;
+use crate::notify::{Dispatcher, GateNotifier, Transport};
 use crate::source::PrometheusSource;
 use crate::store::Store;
 use crate::telemetry::{Telemetry, names};
@@ -95,17 +97,59 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
         .with_context(|| format!("listen: cannot bind {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, prometheus = %source.url(),
         services = catalog.services.len(), settings = ?settings, "slogate serving");
-    let state = AppState::new(settings, catalog, source, store, telemetry);
+    let store = Arc::new(store);
+    let (dispatcher, wake) = Dispatcher::new(
+        store.clone(),
+        transports(&settings)?,
+        settings.notify.backoff,
+        settings.notify.timeout,
+    );
+    let notify_timeout = settings.notify.timeout;
+    let notifier = Arc::new(GateNotifier::new(
+        store.clone(),
+        Arc::new(settings.notify.clone()),
+        wake,
+    ));
+    let state = AppState::new(settings, catalog, source, store, telemetry, notifier);
     tokio::spawn(definitions::watch(state.clone()));
     tokio::spawn(probe_prometheus(state.clone()));
     tokio::spawn(prune_history(state.clone()));
     tokio::spawn(expire_spans(state.clone()));
+
+    // One shutdown signal for the server and the dispatcher.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let dispatching = tokio::spawn(dispatcher.run(on_stop(stopped.clone())));
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(on_stop(stopped))
         .await
         .context("serving")?;
+    // The attempt in flight is finished and recorded; one cut off past its timeout stays
+    // pending and is sent after the next start.
+    if tokio::time::timeout(notify_timeout + Duration::from_secs(1), dispatching)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the notification dispatcher did not stop in time; pending messages stay queued"
+        );
+    }
     tracing::info!("stopped: every request in flight was answered");
     Ok(())
+}
+
+/// Every transport the dispatcher sends with, one per channel (the email transport joins
+/// this list).
+fn transports(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Transport>>> {
+    let (slack, pagerduty) = http_transports(&settings.notify)
+        .context("notify: cannot build the HTTP client of the Slack and PagerDuty transports")?;
+    Ok(vec![Arc::new(slack), Arc::new(pagerduty)])
 }
 
 /// Asks Prometheus a trivial query until it answers once (readiness).

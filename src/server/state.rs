@@ -1,5 +1,5 @@
-//! What every handler shares: the definitions in force, the Prometheus source, the history and
-//! the settings.
+//! What every handler shares: the definitions in force, the Prometheus source, the history,
+//! the notifier and the settings.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 
 use crate::config::Settings;
+use crate::notify::GateNotifier;
 use crate::source::PrometheusSource;
 use crate::source::traces::SpanStore;
 use crate::spec::Catalog;
@@ -33,6 +34,8 @@ pub struct Inner {
     pub spans: SpanStore,
     /// Exports decoded at once; past it, `/v1/traces` answers 429.
     pub otlp_permits: Semaphore,
+    /// Turns recorded verdicts into queued Slack and PagerDuty messages.
+    pub notifier: Arc<GateNotifier>,
     /// Set once Prometheus has answered a query (readiness).
     prometheus_answered: AtomicBool,
 }
@@ -50,8 +53,9 @@ impl AppState {
         settings: Settings,
         catalog: Catalog,
         source: PrometheusSource,
-        store: Store,
+        store: Arc<Store>,
         telemetry: Arc<Telemetry>,
+        notifier: Arc<GateNotifier>,
     ) -> Self {
         let settings_spans = settings.traces.spans.clone();
         let max_exports = settings.traces.max_concurrent_exports;
@@ -59,10 +63,11 @@ impl AppState {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),
             source,
-            store: Arc::new(store),
+            store,
             telemetry,
             spans: SpanStore::new(settings_spans),
             otlp_permits: Semaphore::new(max_exports),
+            notifier,
             prometheus_answered: AtomicBool::new(false),
         }))
     }

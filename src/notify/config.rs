@@ -1,0 +1,620 @@
+//! The `notify:` section of `slogate.yaml`: where Slack messages and PagerDuty events go, and
+//! how hard delivery tries.
+//!
+//! Secrets (webhook URLs, routing keys) never sit in the file: each named webhook or routing key
+//! is read from a file or from `SLOGATE_SLACK_WEBHOOK_<NAME>` / `SLOGATE_PAGERDUTY_ROUTING_KEY_<NAME>`
+//! (the name upper-cased, `-` and `.` as `_`; env beats the file) when the settings are checked,
+//! and the checked settings print them as `<redacted>`. Rows in the outbox name the webhook or
+//! routing key, never its secret.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use super::Backoff;
+use crate::config::ConfigError;
+use crate::spec::PromDuration;
+use crate::verdict::{Outcome, VerdictKind};
+
+/// `notify:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Base URL of slogate's status page; messages link to `{status_url}/verdicts/{id}`.
+    /// Without it messages carry the verdict id only.
+    pub status_url: Option<String>,
+    /// Longest one delivery attempt may take (past it: retried).
+    pub timeout: String,
+    /// When failed deliveries are tried again.
+    pub backoff: BackoffConfig,
+    /// Slack incoming webhooks, by name.
+    pub slack: SlackConfig,
+    /// PagerDuty Events API v2 integrations, by name.
+    pub pagerduty: PagerDutyConfig,
+    /// Which verdicts go where: the first route that matches is used (and the following ones
+    /// too while a matched route says `continue: true`), as in Alertmanager.
+    pub routes: Vec<RouteConfig>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            status_url: None,
+            timeout: "10s".to_string(),
+            backoff: BackoffConfig::default(),
+            slack: SlackConfig::default(),
+            pagerduty: PagerDutyConfig::default(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `notify.backoff:`: capped exponential backoff.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffConfig {
+    /// Wait after the first failed attempt; doubled after each further one.
+    pub initial: String,
+    /// Longest wait between attempts (a longer `Retry-After` is honoured).
+    pub max: String,
+    /// A message still failing this long after it was queued is given up (and counted).
+    pub give_up_after: String,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            initial: "1s".to_string(),
+            max: "5m".to_string(),
+            give_up_after: "24h".to_string(),
+        }
+    }
+}
+
+/// `notify.slack:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// Incoming webhooks by name; routes refer to them by this name.
+    pub webhooks: BTreeMap<String, WebhookFile>,
+}
+
+/// `notify.pagerduty:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagerDutyConfig {
+    /// The Events API v2 endpoint (another one only for tests or a proxy).
+    pub events_url: String,
+    /// `payload.source` of every event: where the alert comes from.
+    pub source: String,
+    /// Integration (routing) keys by name; routes refer to them by this name.
+    pub routing_keys: BTreeMap<String, KeyFile>,
+}
+
+impl Default for PagerDutyConfig {
+    fn default() -> Self {
+        PagerDutyConfig {
+            events_url: "https://events.pagerduty.com/v2/enqueue".to_string(),
+            source: "slogate".to_string(),
+            routing_keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// `{url_file: PATH}` of a Slack webhook.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookFile {
+    /// File holding the webhook URL (a mounted Secret); without it the env variable is used.
+    pub url_file: Option<PathBuf>,
+}
+
+/// `{key_file: PATH}` of a PagerDuty routing key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyFile {
+    /// File holding the integration key; without it the env variable is used.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `notify.routes[]`: a match and where matching verdicts go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteConfig {
+    /// Which verdicts this route takes; an empty match takes all.
+    #[serde(rename = "match")]
+    pub matches: MatchConfig,
+    /// The Slack webhook (and channel) to post to.
+    pub slack: Option<SlackRoute>,
+    /// The PagerDuty routing key to page through.
+    pub pagerduty: Option<PagerDutyRoute>,
+    /// Look at the following routes too after this one matched.
+    #[serde(rename = "continue")]
+    pub continue_matching: bool,
+}
+
+/// `match:` of a route: every field given must hold.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchConfig {
+    /// The service's `team` in its definitions.
+    pub team: Option<String>,
+    /// The service's name.
+    pub service: Option<String>,
+    /// `canary` or `slo`.
+    pub kind: Option<VerdictKind>,
+    /// Outcomes taken (default all). A recovery goes wherever the failure it ends went.
+    pub verdicts: Option<Vec<Outcome>>,
+    /// Severities taken (default all): `critical` (a page-tier burn), `error` (another failed
+    /// gate), `warning` (inconclusive).
+    pub severities: Option<Vec<Severity>>,
+}
+
+/// How bad a verdict is, in PagerDuty's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The SLO gate failed on a page-tier burn.
+    Critical,
+    /// Any other failed gate.
+    Error,
+    /// An inconclusive gate.
+    Warning,
+    /// A pass (a recovery).
+    Info,
+}
+
+/// `slack:` of a route.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlackRoute {
+    /// A name under `notify.slack.webhooks`.
+    pub webhook: String,
+    /// Channel override (legacy webhooks honour it; app webhooks post to their own channel).
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// `pagerduty:` of a route.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyRoute {
+    /// A name under `notify.pagerduty.routing_keys`.
+    pub routing_key: String,
+}
+
+/// A secret value; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A route, checked: every name it uses is configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// As configured.
+    pub matches: MatchConfig,
+    /// As configured.
+    pub slack: Option<SlackRoute>,
+    /// As configured.
+    pub pagerduty: Option<PagerDutyRoute>,
+    /// As configured.
+    pub continue_matching: bool,
+}
+
+/// The `notify:` settings, checked and with their secrets read.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// Status page base, without a trailing `/`.
+    pub status_url: Option<String>,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub backoff: Backoff,
+    /// Slack webhook URLs by name.
+    pub slack_webhooks: BTreeMap<String, Secret>,
+    /// The Events API endpoint.
+    pub pagerduty_url: Url,
+    /// `payload.source` of PagerDuty events.
+    pub pagerduty_source: String,
+    /// Routing keys by name.
+    pub routing_keys: BTreeMap<String, Secret>,
+    /// Routes in order.
+    pub routes: Vec<Route>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifyConfig::default()
+            .settings_with(&|_| None)
+            .expect("the defaults are valid")
+    }
+}
+
+fn invalid(setting: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+/// The env variable that may hold a named secret: `PREFIX` + the name upper-cased, with every
+/// character other than a letter or digit as `_`.
+pub fn env_name(prefix: &str, name: &str) -> String {
+    let tail: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+impl NotifyConfig {
+    /// Checks the section and reads its secrets (files, then `SLOGATE_*` env over them).
+    pub fn settings(&self) -> Result<NotifySettings, ConfigError> {
+        self.settings_with(&|name| std::env::var(name).ok())
+    }
+
+    /// As [`NotifyConfig::settings`], with `env` looking up environment variables.
+    pub fn settings_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<NotifySettings, ConfigError> {
+        let duration = |setting: &str, text: &str| -> Result<Duration, ConfigError> {
+            let d = PromDuration::parse(text)
+                .map_err(|e| invalid(setting, format!("{text:?}: {e}")))?
+                .as_std();
+            if d.is_zero() {
+                return Err(invalid(setting, "must be longer than 0s"));
+            }
+            Ok(d)
+        };
+        let backoff = Backoff {
+            initial: duration("notify.backoff.initial", &self.backoff.initial)?,
+            max: duration("notify.backoff.max", &self.backoff.max)?,
+            give_up_after: duration("notify.backoff.give_up_after", &self.backoff.give_up_after)?,
+        };
+        if backoff.max < backoff.initial {
+            return Err(invalid(
+                "notify.backoff.max",
+                format!(
+                    "{} is shorter than notify.backoff.initial {}",
+                    self.backoff.max, self.backoff.initial
+                ),
+            ));
+        }
+        let status_url = match &self.status_url {
+            None => None,
+            Some(text) => {
+                let url = Url::parse(text)
+                    .map_err(|e| invalid("notify.status_url", format!("{text:?}: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(invalid("notify.status_url", "must be an http(s) URL"));
+                }
+                Some(text.trim_end_matches('/').to_string())
+            }
+        };
+        let mut slack_webhooks = BTreeMap::new();
+        for (name, source) in &self.slack.webhooks {
+            let setting = format!("notify.slack.webhooks.{name}");
+            let var = env_name("SLOGATE_SLACK_WEBHOOK_", name);
+            let value = read_secret(&setting, "url_file", source.url_file.as_ref(), &var, env)?;
+            // The message names the setting, never the URL: the URL is the secret.
+            let url = Url::parse(&value)
+                .map_err(|e| invalid(&setting, format!("the webhook URL does not parse ({e})")))?;
+            check_transport_url(&setting, &url)?;
+            slack_webhooks.insert(name.clone(), Secret(value));
+        }
+        let pagerduty_url = Url::parse(&self.pagerduty.events_url).map_err(|e| {
+            invalid(
+                "notify.pagerduty.events_url",
+                format!("{:?}: {e}", self.pagerduty.events_url),
+            )
+        })?;
+        check_transport_url("notify.pagerduty.events_url", &pagerduty_url)?;
+        if self.pagerduty.source.trim().is_empty() {
+            return Err(invalid("notify.pagerduty.source", "must not be empty"));
+        }
+        let mut routing_keys = BTreeMap::new();
+        for (name, source) in &self.pagerduty.routing_keys {
+            let setting = format!("notify.pagerduty.routing_keys.{name}");
+            let var = env_name("SLOGATE_PAGERDUTY_ROUTING_KEY_", name);
+            let value = read_secret(&setting, "key_file", source.key_file.as_ref(), &var, env)?;
+            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(&setting, "the routing key holds whitespace"));
+            }
+            routing_keys.insert(name.clone(), Secret(value));
+        }
+        let mut routes = Vec::with_capacity(self.routes.len());
+        for (i, r) in self.routes.iter().enumerate() {
+            let setting = format!("notify.routes[{i}]");
+            if r.slack.is_none() && r.pagerduty.is_none() {
+                return Err(invalid(&setting, "names neither slack nor pagerduty"));
+            }
+            if let Some(s) = &r.slack
+                && !slack_webhooks.contains_key(&s.webhook)
+            {
+                return Err(invalid(
+                    format!("{setting}.slack.webhook"),
+                    format!(
+                        "{:?} is not a webhook under notify.slack.webhooks",
+                        s.webhook
+                    ),
+                ));
+            }
+            if let Some(p) = &r.pagerduty
+                && !routing_keys.contains_key(&p.routing_key)
+            {
+                return Err(invalid(
+                    format!("{setting}.pagerduty.routing_key"),
+                    format!(
+                        "{:?} is not a key under notify.pagerduty.routing_keys",
+                        p.routing_key
+                    ),
+                ));
+            }
+            routes.push(Route {
+                matches: r.matches.clone(),
+                slack: r.slack.clone(),
+                pagerduty: r.pagerduty.clone(),
+                continue_matching: r.continue_matching,
+            });
+        }
+        Ok(NotifySettings {
+            status_url,
+            timeout: duration("notify.timeout", &self.timeout)?,
+            backoff,
+            slack_webhooks,
+            pagerduty_url,
+            pagerduty_source: self.pagerduty.source.clone(),
+            routing_keys,
+            routes,
+        })
+    }
+}
+
+/// Reads one secret: the env variable when set, else the file; trimmed, never empty.
+fn read_secret(
+    setting: &str,
+    file_key: &str,
+    file: Option<&PathBuf>,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let value = match (env(var), file) {
+        (Some(value), _) => value,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            invalid(
+                format!("{setting}.{file_key}"),
+                format!("{}: {e}", path.display()),
+            )
+        })?,
+        (None, None) => {
+            return Err(invalid(
+                setting,
+                format!("no {file_key} is given and {var} is not set"),
+            ));
+        }
+    };
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err(invalid(
+            setting,
+            format!("the secret is empty ({file_key} or {var})"),
+        ));
+    }
+    Ok(value)
+}
+
+/// https, or http to a loopback host (a local receiver, a sidecar proxy, tests).
+fn check_transport_url(setting: &str, url: &Url) -> Result<(), ConfigError> {
+    let loopback = match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(invalid(
+            setting,
+            "must be https (plain http only to a loopback address)",
+        )),
+        _ => Err(invalid(setting, "must be an https URL")),
+    }
+}
+
+impl NotifySettings {
+    /// Whether any route is configured (without one nothing is ever notified).
+    pub fn has_routes(&self) -> bool {
+        !self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> NotifyConfig {
+        serde_saphyr::from_str(text).unwrap()
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn error(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+        parse(text).settings_with(env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_sketch_in_the_readme_parses_and_secrets_are_read_but_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let slack = dir.path().join("slack");
+        std::fs::write(
+            &slack,
+            "https://hooks.slack.com/services/T0/B0/SECRETPART\n",
+        )
+        .unwrap();
+        let text = format!(
+            "status_url: https://slogate.example.com/\ntimeout: 5s\n\
+             backoff: {{initial: 200ms, max: 1m, give_up_after: 2h}}\n\
+             slack: {{webhooks: {{payments: {{url_file: {}}}}}}}\n\
+             pagerduty: {{routing_keys: {{payments: {{}}}}}}\n\
+             routes:\n\
+             - match: {{team: payments, kind: canary, verdicts: [fail]}}\n  \
+               slack: {{webhook: payments, channel: '#deploys'}}\n  \
+               pagerduty: {{routing_key: payments}}\n  continue: true\n",
+            slack.display()
+        );
+        let env = |k: &str| {
+            (k == "SLOGATE_PAGERDUTY_ROUTING_KEY_PAYMENTS").then(|| "R0UTINGKEY".to_string())
+        };
+        let settings = parse(&text).settings_with(&env).unwrap();
+        assert_eq!(
+            settings.status_url.as_deref(),
+            Some("https://slogate.example.com")
+        );
+        assert_eq!(settings.backoff.initial, Duration::from_millis(200));
+        assert_eq!(settings.timeout, Duration::from_secs(5));
+        assert_eq!(
+            settings.slack_webhooks["payments"].expose(),
+            "https://hooks.slack.com/services/T0/B0/SECRETPART"
+        );
+        assert_eq!(settings.routing_keys["payments"].expose(), "R0UTINGKEY");
+        assert_eq!(
+            settings.routes[0].matches.verdicts,
+            Some(vec![Outcome::Fail])
+        );
+        assert!(settings.routes[0].continue_matching);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("SECRETPART"), "{printed}");
+        assert!(!printed.contains("R0UTINGKEY"), "{printed}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = serde_saphyr::from_str::<NotifyConfig>("routes: [{match: {teem: x}}]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("teem"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_secret_file_names_the_setting() {
+        let err = error(
+            "slack: {webhooks: {ops: {url_file: /nonexistent/hook}}}",
+            &no_env,
+        );
+        assert!(
+            err.starts_with("notify.slack.webhooks.ops.url_file: /nonexistent/hook"),
+            "{err}"
+        );
+        let err = error("pagerduty: {routing_keys: {ops: {}}}", &no_env);
+        assert!(
+            err.starts_with("notify.pagerduty.routing_keys.ops:"),
+            "{err}"
+        );
+        assert!(err.contains("SLOGATE_PAGERDUTY_ROUTING_KEY_OPS"), "{err}");
+    }
+
+    #[test]
+    fn a_webhook_url_must_be_https_except_to_loopback_and_is_never_echoed() {
+        let with = |url: &'static str| {
+            move |k: &str| (k == "SLOGATE_SLACK_WEBHOOK_OPS_TEAM").then(|| url.to_string())
+        };
+        let text = "slack: {webhooks: {ops-team: {}}}";
+        for bad in [
+            "http://hooks.example.com/SECRET",
+            "ftp://x/SECRET",
+            "not a url SECRET",
+        ] {
+            let err = error(text, &with(bad));
+            assert!(
+                err.starts_with("notify.slack.webhooks.ops-team"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains("SECRET"), "{bad}: {err}");
+        }
+        for good in [
+            "https://hooks.slack.com/x",
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:8/x",
+        ] {
+            assert!(parse(text).settings_with(&with(good)).is_ok(), "{good}");
+        }
+        let err = error(
+            "pagerduty: {events_url: 'http://events.example.com/v2/enqueue'}",
+            &no_env,
+        );
+        assert!(err.starts_with("notify.pagerduty.events_url"), "{err}");
+    }
+
+    #[test]
+    fn a_route_naming_an_unknown_webhook_or_key_is_refused() {
+        let err = error("routes: [{slack: {webhook: nope}}]", &no_env);
+        assert!(err.starts_with("notify.routes[0].slack.webhook"), "{err}");
+        let err = error("routes: [{pagerduty: {routing_key: nope}}]", &no_env);
+        assert!(
+            err.starts_with("notify.routes[0].pagerduty.routing_key"),
+            "{err}"
+        );
+        let err = error("routes: [{match: {team: a}}]", &no_env);
+        assert!(err.starts_with("notify.routes[0]"), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_name_the_setting() {
+        for (text, setting) in [
+            ("timeout: 10", "notify.timeout"),
+            ("backoff: {initial: 0s}", "notify.backoff.initial"),
+            ("backoff: {initial: 2m, max: 1m}", "notify.backoff.max"),
+            (
+                "backoff: {give_up_after: soon}",
+                "notify.backoff.give_up_after",
+            ),
+            ("status_url: 'not a url'", "notify.status_url"),
+        ] {
+            let err = error(text, &no_env);
+            assert!(err.starts_with(setting), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_names_are_upper_case_with_underscores() {
+        assert_eq!(
+            env_name("SLOGATE_SLACK_WEBHOOK_", "payments-deploys.eu"),
+            "SLOGATE_SLACK_WEBHOOK_PAYMENTS_DEPLOYS_EU"
+        );
+    }
+}
