@@ -5,5 +5,7 @@ pub mod alertmanager;
 pub mod prometheus;
 pub mod promtool;
 pub mod proxy;
+pub mod receivers;
 pub mod scenario;
+pub mod serve;
 pub mod slogate;

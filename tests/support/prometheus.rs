@@ -47,12 +47,25 @@ impl PrometheusGuard {
             String::from_utf8_lossy(&out.stderr)
         );
         std::fs::remove_file(&input).unwrap();
+        let config = "global:\n  scrape_interval: 1m\nscrape_configs: []\n";
+        Self::spawn(dir, config)
+    }
+
+    /// Starts an empty Prometheus that runs `config` (scrape targets, `rule_files`, alerting)
+    /// live; `files` are written beside the config first, so `rule_files` can name them
+    /// relatively.
+    pub fn start_live(config: &str, files: &[(&str, &str)]) -> PrometheusGuard {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        Self::spawn(dir, config)
+    }
+
+    fn spawn(dir: tempfile::TempDir, config_text: &str) -> PrometheusGuard {
+        let data = dir.path().join("data");
         let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
-        )
-        .unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let port = free_port();
         let log = dir.path().join("prometheus.log");
         let child = Command::new("prometheus")
@@ -73,6 +86,11 @@ impl PrometheusGuard {
         };
         guard.wait_ready(Duration::from_secs(30));
         guard
+    }
+
+    /// The server's output so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Polls `/-/ready` until it answers 200 or the deadline passes (then panics with the log).
