@@ -275,8 +275,11 @@ fn past_deadline(
 
 /// What a verdict is about, for its notifications.
 struct About {
+    /// The service's team (routes match on it).
     team: Option<String>,
+    /// The rollout judged: the subject whose changes are notified.
     rollout: Rollout,
+    /// The SLO gate's numbers for the messages (empty for a canary).
     slos: Vec<SloNumbers>,
 }
 
