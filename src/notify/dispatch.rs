@@ -152,8 +152,8 @@ impl Dispatcher {
             .collect()
             .await;
         let store = self.store.clone();
-        if let Ok(counts) = blocking(move || store.outbox_counts()).await {
-            metrics::gauge!(names::OUTBOX_PENDING).set(counts.pending as f64);
+        if let Ok(pending) = blocking(move || store.pending_count()).await {
+            metrics::gauge!(names::OUTBOX_PENDING).set(pending as f64);
         }
         results.into_iter().collect::<Result<(), _>>()?;
         Ok(attempts)

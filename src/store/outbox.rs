@@ -323,6 +323,17 @@ impl Store {
         rows.map(|r| r.map_err(self.err("outbox list"))?).collect()
     }
 
+    /// How many messages are pending (an index range count: cheap however many sent rows
+    /// the table holds).
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(self.err("pending count"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// How many rows are in each state.
     pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         let conn = self.conn();
