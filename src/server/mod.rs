@@ -172,7 +172,7 @@ async fn probe_prometheus(state: AppState) {
     }
 }
 
-/// Deletes verdicts older than the retention, hourly.
+/// Deletes verdicts, and notifications sent or rejected, older than the retention, hourly.
 async fn prune_history(state: AppState) {
     let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
     loop {
@@ -182,9 +182,18 @@ async fn prune_history(state: AppState) {
         };
         let cutoff = Utc::now() - retention;
         let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(deleted = n, "old verdicts pruned"),
+        let pruned = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((store.prune(cutoff)?, store.prune_outbox(cutoff)?))
+        });
+        match pruned.await {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((verdicts, messages))) => {
+                tracing::info!(
+                    verdicts,
+                    messages,
+                    "old verdicts and sent notifications pruned"
+                )
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
             Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),
         }

@@ -311,14 +311,15 @@ impl Store {
     /// Messages whose key starts with `prefix`, oldest first (e.g. `report/` for the reports).
     pub fn outbox_with_prefix(&self, prefix: &str) -> Result<Vec<OutboxMessage>, StoreError> {
         let conn = self.conn();
+        // A range on the key's unique index: every key that starts with the prefix sorts at or
+        // after it and before it followed by the highest code point.
         let mut stmt = conn
             .prepare_cached(&format!(
-                "{COLUMNS} WHERE substr(key, 1, ?2) = ?1 ORDER BY id"
+                "{COLUMNS} WHERE key >= ?1 AND key < ?1 || char(1114111) ORDER BY id"
             ))
             .map_err(self.err("outbox list"))?;
-        let prefix_len = i64::try_from(prefix.len()).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map(params![prefix, prefix_len], decode_row)
+            .query_map(params![prefix], decode_row)
             .map_err(self.err("outbox list"))?;
         rows.map(|r| r.map_err(self.err("outbox list"))?).collect()
     }
@@ -358,13 +359,19 @@ impl Store {
     }
 
     /// Deletes sent and rejected messages finished before `cutoff`, except reports (their rows
-    /// are the record that a week's report went out). Returns how many were deleted.
+    /// are the record that a week's report went out) and the messages of a failure still open
+    /// (`notified` says `fail`): its recovery is sent wherever they went, so they are kept until
+    /// it passes again. Those rows' keys start `notify/<subject>/<verdict id>/`. Returns how
+    /// many were deleted.
     pub fn prune_outbox(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
         self.check_writable("prune outbox")?;
         self.conn()
             .execute(
                 "DELETE FROM outbox WHERE state != 'pending' AND done_at < ?1 \
-                 AND channel != 'email'",
+                 AND channel != 'email' \
+                 AND NOT EXISTS (SELECT 1 FROM notified n WHERE n.outcome = 'fail' \
+                     AND substr(outbox.key, 1, length(n.subject) + length(n.verdict_id) + 9) \
+                         = 'notify/' || n.subject || '/' || n.verdict_id || '/')",
                 [millis(cutoff)],
             )
             .map_err(self.err("prune outbox"))
@@ -606,5 +613,30 @@ mod tests {
             }
         );
         assert_eq!(store.outbox_with_prefix("report/").unwrap().len(), 1);
+        assert_eq!(store.outbox_with_prefix("repo").unwrap().len(), 1);
+        assert_eq!(store.outbox_with_prefix("report/x").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn pruning_keeps_the_messages_of_a_failure_still_open_until_it_passes() {
+        let store = Store::open_in_memory().unwrap();
+        let open = message("notify/canary/checkout/a..b/v1/pagerduty/payments");
+        let closed = message("notify/canary/search/c..d/v2/pagerduty/search");
+        store
+            .notify_transition("canary/checkout/a..b", Outcome::Fail, "v1", &[open], at(0))
+            .unwrap();
+        store
+            .notify_transition("canary/search/c..d", Outcome::Fail, "v2", &[closed], at(0))
+            .unwrap();
+        store
+            .notify_transition("canary/search/c..d", Outcome::Pass, "v3", &[], at(1))
+            .unwrap();
+        for m in store.due(at(2), 10).unwrap() {
+            store.mark_sent(m.id, at(2)).unwrap();
+        }
+        assert_eq!(store.prune_outbox(at(3)).unwrap(), 1);
+        let left = store.outbox_with_prefix("notify/").unwrap();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].key.starts_with("notify/canary/checkout/a..b/v1/"));
     }
 }
