@@ -83,6 +83,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// The OTLP trace receiver and its span windows.
     pub traces: TracesConfig,
+    /// The weekly SLO report: schedule, time zone, SMTP server, recipients.
+    pub report: crate::report::ReportConfig,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             telemetry: TelemetrySettings::default(),
             traces: TracesConfig::default(),
+            report: crate::report::ReportConfig::default(),
         }
     }
 }
@@ -229,6 +232,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// OTLP receiver.
     pub traces: TracesSettings,
+    /// The weekly report.
+    pub report: crate::report::ReportSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -245,6 +250,7 @@ impl fmt::Debug for Settings {
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
             .field("traces", &self.traces)
+            .field("report", &self.report)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -329,6 +335,10 @@ impl Config {
             ..PrometheusSettings::default()
         };
         let traces = self.traces_settings(&duration)?;
+        let report = self
+            .report
+            .settings()
+            .map_err(|e| invalid(&e.setting, e.message))?;
         Ok(Settings {
             listen,
             prometheus,
@@ -342,6 +352,7 @@ impl Config {
             tokens,
             telemetry: self.telemetry.clone(),
             traces,
+            report,
         })
     }
 
