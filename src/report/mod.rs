@@ -7,11 +7,13 @@
 //! - [`email`]: the MIME message (lettre), chart inline by Content-ID.
 //! - [`smtp`]: the outbox transport for [`crate::store::Channel::Email`].
 //! - [`schedule`]: cron ticks, the week due, enqueueing each report once.
+//! - [`deliver`]: sending chosen report rows now (`slogate report`).
 //! - [`config`]: `report:` in `slogate.yaml`; [`week`]: ISO weeks in a time zone.
 
 pub mod chart;
 pub mod collect;
 pub mod config;
+pub mod deliver;
 pub mod email;
 pub mod render;
 pub mod schedule;

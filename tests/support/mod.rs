@@ -7,3 +7,4 @@ pub mod promtool;
 pub mod proxy;
 pub mod scenario;
 pub mod slogate;
+pub mod smtp;
