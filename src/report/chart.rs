@@ -18,6 +18,9 @@ pub const WIDTH: u32 = 880;
 /// Chart height in pixels.
 pub const HEIGHT: u32 = 360;
 
+/// Width of the legend column, in pixels.
+const LEGEND_WIDTH: u32 = 250;
+
 /// Line colours, chosen to stay apart for colour-blind readers (Okabe-Ito); the legend names
 /// every line, so colour is never the only way to tell them apart.
 const PALETTE: [RGBColor; 7] = [
@@ -90,25 +93,28 @@ fn draw(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
+    let root = root.titled(
+        "Error budget remaining over the week (% of each SLO's period budget)",
+        (FAMILY, 16).into_font(),
+    )?;
+    // The legend has its own column, so it never hides a line.
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
     let hours = ((end - start).num_seconds() as f64 / 3600.0).max(1.0);
     let percents = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|(_, v)| v * 100.0));
     let (low, high) = percents.fold((0.0f64, 100.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // Headroom below the lowest line, so a line on the bottom edge stays visible.
     let low = if low < 0.0 {
-        (low / 10.0).floor() * 10.0
+        (low / 10.0).floor() * 10.0 - 10.0
     } else {
         0.0
     };
     let high = (high / 10.0).ceil() * 10.0;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Error budget remaining over the week (% of each SLO's period budget)",
-            (FAMILY, 17).into_font(),
-        )
-        .margin(14)
-        .x_label_area_size(30)
-        .y_label_area_size(48)
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        .x_label_area_size(28)
+        .y_label_area_size(50)
         .build_cartesian_2d(0.0..hours, low..high)?;
     let day_label = |h: &f64| {
         let t = start + Duration::seconds((*h * 3600.0) as i64);
@@ -120,8 +126,8 @@ fn draw(
         .x_label_formatter(&day_label)
         .y_label_formatter(&|v| format!("{v:.0}%"))
         .label_style((FAMILY, 13).into_font())
-        .light_line_style(RGBColor(236, 236, 236))
-        .bold_line_style(RGBColor(210, 210, 210))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(214, 214, 214))
         .draw()?;
     // The exhausted line: below it the SLO has spent more than its budget.
     chart.draw_series(LineSeries::new(
@@ -130,31 +136,45 @@ fn draw(
     ))?;
     let with_data: Vec<&Line> = lines.iter().filter(|l| !l.points.is_empty()).collect();
     if with_data.is_empty() {
-        root.draw(&Text::new(
+        plot.draw(&Text::new(
             "No budget data for this week",
-            ((WIDTH / 2 - 110) as i32, (HEIGHT / 2) as i32),
+            ((WIDTH - LEGEND_WIDTH) as i32 / 2 - 110, (HEIGHT / 2) as i32),
             (FAMILY, 16).into_font().color(&RGBColor(90, 90, 90)),
         ))?;
     }
+    let x = |t: i64| (t - start.timestamp()) as f64 / 3600.0;
     for (i, line) in with_data.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let x = |t: i64| (t - start.timestamp()) as f64 / 3600.0;
-        chart
-            .draw_series(LineSeries::new(
-                line.points.iter().map(|(t, v)| (x(*t), v * 100.0)),
-                color.stroke_width(2),
-            ))?
-            .label(line.label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3)));
-    }
-    if !with_data.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FAMILY, 13).into_font())
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()?;
+        chart.draw_series(LineSeries::new(
+            line.points.iter().map(|(t, v)| (x(*t), v * 100.0)),
+            color.stroke_width(2),
+        ))?;
+        let y = 30 + 22 * i as i32;
+        if y > HEIGHT as i32 - 40 {
+            legend.draw(&Text::new(
+                format!("and {} more", with_data.len() - i),
+                (8, y),
+                (FAMILY, 13).into_font(),
+            ))?;
+            break;
+        }
+        legend.draw(&PathElement::new(
+            [(8, y + 7), (30, y + 7)],
+            color.stroke_width(3),
+        ))?;
+        let last = line
+            .points
+            .last()
+            .map_or(String::new(), |(_, v)| format!(" ({:.0}%)", v * 100.0));
+        let mut label: String = line.label.chars().take(24).collect();
+        if line.label.chars().count() > 24 {
+            label.push('…');
+        }
+        legend.draw(&Text::new(
+            format!("{label}{last}"),
+            (36, y),
+            (FAMILY, 13).into_font(),
+        ))?;
     }
     root.present()?;
     Ok(())

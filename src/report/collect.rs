@@ -400,7 +400,7 @@ async fn alerts(
             close(done, &mut firings);
         }
     }
-    firings.sort_by(|a, b| a.1.started.cmp(&b.1.started));
+    firings.sort_by_key(|f| f.1.started);
     Ok(firings)
 }
 
