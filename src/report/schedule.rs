@@ -391,4 +391,27 @@ slos:
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].payload, b"the first one");
     }
+
+    #[tokio::test]
+    async fn the_schedule_task_runs_once_at_start_and_stops_on_shutdown() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let catalog = Arc::new(catalog());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Spawned as the server spawns it (so its future is Send).
+        let task = tokio::spawn(run(
+            reporter(store.clone()),
+            move || catalog.clone(),
+            None,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the task stops on shutdown")
+            .unwrap();
+        // Prometheus was down at start: nothing was enqueued.
+        assert!(store.outbox_with_prefix("report/").unwrap().is_empty());
+    }
 }
