@@ -86,6 +86,8 @@ pub struct Config {
     pub traces: TracesConfig,
     /// Slack and PagerDuty notifications (routes, webhooks, routing keys, retries).
     pub notify: NotifyConfig,
+    /// The weekly SLO report: schedule, time zone, SMTP server, recipients.
+    pub report: crate::report::ReportConfig,
 }
 
 impl Default for Config {
@@ -105,6 +107,7 @@ impl Default for Config {
             telemetry: TelemetrySettings::default(),
             traces: TracesConfig::default(),
             notify: NotifyConfig::default(),
+            report: crate::report::ReportConfig::default(),
         }
     }
 }
@@ -235,6 +238,8 @@ pub struct Settings {
     pub traces: TracesSettings,
     /// Notifications, with their secrets read (never printed).
     pub notify: NotifySettings,
+    /// The weekly report.
+    pub report: crate::report::ReportSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -252,6 +257,7 @@ impl fmt::Debug for Settings {
             .field("gate", &self.gate)
             .field("traces", &self.traces)
             .field("notify", &self.notify)
+            .field("report", &self.report)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -336,6 +342,10 @@ impl Config {
             ..PrometheusSettings::default()
         };
         let traces = self.traces_settings(&duration)?;
+        let report = self
+            .report
+            .settings()
+            .map_err(|e| invalid(&e.setting, e.message))?;
         Ok(Settings {
             listen,
             prometheus,
@@ -350,6 +360,7 @@ impl Config {
             telemetry: self.telemetry.clone(),
             traces,
             notify: self.notify.settings()?,
+            report,
         })
     }
 

@@ -16,7 +16,7 @@
 //!
 //! - [`notify`]: Slack, PagerDuty and email delivery through the durable outbox in [`store`].
 //!
-//! Still to come: `report` (the weekly SLO email).
+//! - [`report`]: the weekly SLO email (figures from [`evaluate`], sent through the outbox).
 
 pub mod analysis;
 pub mod config;
@@ -25,6 +25,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod notify;
 pub mod numfmt;
+pub mod report;
 pub mod server;
 pub mod source;
 pub mod spec;

@@ -3,6 +3,7 @@
 mod evaluate;
 mod generate;
 mod judge;
+mod report;
 mod serve;
 mod validate;
 
@@ -34,6 +35,7 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     Judge(judge::JudgeArgs),
     Serve(serve::ServeArgs),
+    Report(report::ReportArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -44,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Judge(args) => judge::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

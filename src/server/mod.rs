@@ -2,7 +2,8 @@
 //!
 //! Handlers only parse, call into `evaluate` (the same code as the CLI), write the history and
 //! answer; routes, middleware and the background tasks (definition reloads, readiness probe,
-//! history retention, the notification dispatcher) are put together here.
+//! history retention, the notification dispatcher, the weekly report schedule) are put together
+//! here.
 
 mod auth;
 mod definitions;
@@ -28,9 +29,11 @@ use tokio::signal::unix::{SignalKind, signal};
 
 pub use state::AppState;
 
+use crate::analysis::slo::GatePolicy;
 use crate::config::Settings;
 use crate::notify::webhook::http_transports;
 use crate::notify::{Dispatcher, GateNotifier, Transport};
+use crate::report::{self, Reporter, smtp::SmtpTransport};
 use crate::source::PrometheusSource;
 use crate::store::Store;
 use crate::telemetry::{Telemetry, names};
@@ -108,7 +111,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     let notifier = Arc::new(GateNotifier::new(
         store.clone(),
         Arc::new(settings.notify.clone()),
-        wake,
+        wake.clone(),
     ));
     let state = AppState::new(settings, catalog, source, store, telemetry, notifier);
     tokio::spawn(definitions::watch(state.clone()));
@@ -116,7 +119,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     tokio::spawn(prune_history(state.clone()));
     tokio::spawn(expire_spans(state.clone()));
 
-    // One shutdown signal for the server and the dispatcher.
+    // One shutdown signal for the server, the dispatcher and the report schedule.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -126,6 +129,26 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
         let _ = rx.wait_for(|s| *s).await;
     };
     let dispatching = tokio::spawn(dispatcher.run(on_stop(stopped.clone())));
+    if state.settings.report.smtp.is_some() {
+        let reporter = Reporter {
+            settings: state.settings.report.clone(),
+            sources: report::Sources {
+                prometheus: state.source.clone(),
+                store: Some(state.store.clone()),
+                policy: GatePolicy {
+                    budget_floor: state.settings.gate.budget_floor,
+                },
+            },
+            store: state.store.clone(),
+        };
+        let catalog_state = state.clone();
+        tokio::spawn(report::schedule::run(
+            reporter,
+            move || catalog_state.catalog(),
+            Some(wake),
+            on_stop(stopped.clone()),
+        ));
+    }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(on_stop(stopped))
         .await
@@ -144,12 +167,17 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     Ok(())
 }
 
-/// Every transport the dispatcher sends with, one per channel (the email transport joins
-/// this list).
+/// Every transport the dispatcher sends with, one per channel: Slack and PagerDuty always,
+/// email when `report.smtp` is set (without it `serve` sends no reports).
 fn transports(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Transport>>> {
     let (slack, pagerduty) = http_transports(&settings.notify)
         .context("notify: cannot build the HTTP client of the Slack and PagerDuty transports")?;
-    Ok(vec![Arc::new(slack), Arc::new(pagerduty)])
+    let mut transports: Vec<Arc<dyn Transport>> = vec![Arc::new(slack), Arc::new(pagerduty)];
+    if let Some(smtp) = &settings.report.smtp {
+        // Built here, inside the runtime: lettre's connection pool needs it.
+        transports.push(Arc::new(SmtpTransport::new(smtp).context("report.smtp")?));
+    }
+    Ok(transports)
 }
 
 /// Asks Prometheus a trivial query until it answers once (readiness).

@@ -31,12 +31,32 @@ impl Drop for PrometheusGuard {
 impl PrometheusGuard {
     /// Backfills `scenario` and starts Prometheus on it; waits (bounded) until it is ready.
     pub fn start(scenario: &Scenario) -> PrometheusGuard {
+        PrometheusGuard::start_inner(scenario, "", None)
+    }
+
+    /// As [`PrometheusGuard::start`], with `extra` OpenMetrics families (each with its
+    /// `# TYPE` line, samples in time order, no `# EOF`) backfilled too, e.g. `ALERTS`. Blocks
+    /// are cut at 31 days instead of promtool's 2 h: backfilling three weeks then takes half a
+    /// second instead of half a minute.
+    pub fn start_with(scenario: &Scenario, extra: &str) -> PrometheusGuard {
+        PrometheusGuard::start_inner(scenario, extra, Some("744h"))
+    }
+
+    fn start_inner(scenario: &Scenario, extra: &str, max_block: Option<&str>) -> PrometheusGuard {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let input = dir.path().join("scenario.om");
-        std::fs::write(&input, scenario.to_openmetrics()).unwrap();
+        let mut text = scenario.to_openmetrics();
+        if !extra.is_empty() {
+            let body = text
+                .strip_suffix("# EOF\n")
+                .expect("the scenario ends with # EOF");
+            text = format!("{body}{extra}# EOF\n");
+        }
+        std::fs::write(&input, text).unwrap();
         let out = Command::new("promtool")
             .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .args(max_block.map(|d| format!("--max-block-duration={d}")))
             .arg(&input)
             .arg(&data)
             .output()
