@@ -83,6 +83,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// The OTLP trace receiver and its span windows.
     pub traces: TracesConfig,
+    /// The status pages (`GET /`, `/verdicts`, `/slos/...`).
+    pub pages: PagesConfig,
 }
 
 impl Default for Config {
@@ -101,8 +103,22 @@ impl Default for Config {
             auth: AuthConfig::default(),
             telemetry: TelemetrySettings::default(),
             traces: TracesConfig::default(),
+            pages: PagesConfig::default(),
         }
     }
+}
+
+/// `pages:`: the status pages.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagesConfig {
+    /// Base URL of the Grafana that holds the generated dashboards (`https://grafana.example`):
+    /// the SLO pages link to them; no links when absent.
+    pub grafana_url: Option<String>,
+    /// Serve the pages without a token even when API tokens are configured, for setups where
+    /// an authenticating proxy or ingress already stands in front of slogate. The pages show
+    /// deploy history, so by default they ask for a token like the API.
+    pub public: bool,
 }
 
 /// `traces:`: the OTLP receiver (`POST /v1/traces`) and the memory it may hold.
@@ -229,6 +245,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// OTLP receiver.
     pub traces: TracesSettings,
+    /// Status pages (the Grafana URL without a trailing slash).
+    pub pages: PagesConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -245,6 +263,7 @@ impl fmt::Debug for Settings {
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
             .field("traces", &self.traces)
+            .field("pages", &self.pages)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -329,6 +348,7 @@ impl Config {
             ..PrometheusSettings::default()
         };
         let traces = self.traces_settings(&duration)?;
+        let pages = self.pages_settings()?;
         Ok(Settings {
             listen,
             prometheus,
@@ -342,6 +362,26 @@ impl Config {
             tokens,
             telemetry: self.telemetry.clone(),
             traces,
+            pages,
+        })
+    }
+
+    fn pages_settings(&self) -> Result<PagesConfig, ConfigError> {
+        let grafana_url = match self.pages.grafana_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(url) => {
+                return Err(invalid(
+                    "pages.grafana_url",
+                    format!("{url:?} is not an http:// or https:// URL"),
+                ));
+            }
+        };
+        Ok(PagesConfig {
+            grafana_url,
+            public: self.pages.public,
         })
     }
 
