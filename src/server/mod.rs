@@ -11,6 +11,7 @@ mod gates;
 mod history;
 mod ops;
 mod otlp;
+pub mod pages;
 mod requests;
 mod state;
 mod status;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(pages::routes(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
