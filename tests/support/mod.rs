@@ -9,3 +9,4 @@ pub mod receivers;
 pub mod scenario;
 pub mod serve;
 pub mod slogate;
+pub mod webdriver;

@@ -85,7 +85,8 @@ pub fn view(
     ]
     .into_iter()
     .map(|(tier, c)| {
-        let text = |w: &crate::spec::PromDuration| over(w).map_or_else(|| "n/a".to_string(), burn_text);
+        let text =
+            |w: &crate::spec::PromDuration| over(w).map_or_else(|| "n/a".to_string(), burn_text);
         ConditionView {
             tier,
             long: (c.long.to_string(), text(&c.long)),
