@@ -12,7 +12,7 @@ use crate::analysis::canary::Counts;
 use crate::analysis::distribution::Quantiles;
 
 const W: f64 = 720.0;
-const LEFT: f64 = 110.0;
+const LEFT: f64 = 150.0;
 const RIGHT: f64 = 24.0;
 
 fn open(svg: &mut String, height: f64, id: &str, title: &str, desc: &str) {

@@ -127,7 +127,16 @@ fn check_view(
             || "—".to_string(),
             |[a, b]| format!("[{}, {}]", number(a), number(b)),
         ),
-        p_value: check.p_value.map_or_else(|| "—".to_string(), number),
+        p_value: check.p_value.map_or_else(
+            || "—".to_string(),
+            |p| {
+                if p < 1e-4 {
+                    "< 0.0001".to_string()
+                } else {
+                    number(p)
+                }
+            },
+        ),
         threshold: check.threshold.clone(),
         reason: check.reason.clone(),
         chart,
