@@ -174,7 +174,7 @@ fn an_sre_signs_in_sees_every_budget_as_the_api_gives_it_filters_by_team_and_rea
     browser.find("table.conditions");
     assert_eq!(browser.find_all("table.conditions tbody tr").len(), 4);
     assert!(
-        !browser.find_all("svg.chart polyline.series").is_empty(),
+        !browser.find_all("svg.chart circle.point").is_empty(),
         "the SLI has points"
     );
     browser.screenshot(&artifact("pages-slo.png"));

@@ -114,9 +114,12 @@ pub fn line_chart(
             esc(&fmt(t))
         );
     }
-    for i in 0..=3 {
-        let t = t0 + (t1 - t0) * i / 3;
+    // One point has one time to write; more have four.
+    let labels = if points.len() > 1 { 3 } else { 0 };
+    for i in 0..=labels {
+        let t = t0 + (t1 - t0) * i / labels.max(1);
         let anchor = match i {
+            _ if labels == 0 => "start",
             0 => "start",
             3 => "end",
             _ => "middle",
@@ -139,6 +142,17 @@ pub fn line_chart(
             yy - 5.0,
             esc(label)
         );
+    }
+    // Few points are drawn as dots too (a single one has no line).
+    if points.len() <= 30 {
+        for &(t, v) in points {
+            let _ = write!(
+                svg,
+                r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="4"/>"#,
+                x(t),
+                y(v)
+            );
+        }
     }
     svg.push_str(r#"<polyline class="series" points=""#);
     for &(t, v) in points {
