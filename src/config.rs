@@ -88,6 +88,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// The weekly SLO report: schedule, time zone, SMTP server, recipients.
     pub report: crate::report::ReportConfig,
+    /// The status pages (`GET /`, `/verdicts`, `/slos/...`).
+    pub pages: PagesConfig,
 }
 
 impl Default for Config {
@@ -108,8 +110,22 @@ impl Default for Config {
             traces: TracesConfig::default(),
             notify: NotifyConfig::default(),
             report: crate::report::ReportConfig::default(),
+            pages: PagesConfig::default(),
         }
     }
+}
+
+/// `pages:`: the status pages.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagesConfig {
+    /// Base URL of the Grafana that holds the generated dashboards (`https://grafana.example`):
+    /// the SLO pages link to them; no links when absent.
+    pub grafana_url: Option<String>,
+    /// Serve the pages without a token even when API tokens are configured, for setups where
+    /// an authenticating proxy or ingress already stands in front of slogate. The pages show
+    /// deploy history, so by default they ask for a token like the API.
+    pub public: bool,
 }
 
 /// `traces:`: the OTLP receiver (`POST /v1/traces`) and the memory it may hold.
@@ -240,6 +256,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// The weekly report.
     pub report: crate::report::ReportSettings,
+    /// Status pages (the Grafana URL without a trailing slash).
+    pub pages: PagesConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -258,6 +276,7 @@ impl fmt::Debug for Settings {
             .field("traces", &self.traces)
             .field("notify", &self.notify)
             .field("report", &self.report)
+            .field("pages", &self.pages)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -346,6 +365,7 @@ impl Config {
             .report
             .settings()
             .map_err(|e| invalid(&e.setting, e.message))?;
+        let pages = self.pages_settings()?;
         Ok(Settings {
             listen,
             prometheus,
@@ -361,6 +381,26 @@ impl Config {
             traces,
             notify: self.notify.settings()?,
             report,
+            pages,
+        })
+    }
+
+    fn pages_settings(&self) -> Result<PagesConfig, ConfigError> {
+        let grafana_url = match self.pages.grafana_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(url) => {
+                return Err(invalid(
+                    "pages.grafana_url",
+                    format!("{url:?} is not an http:// or https:// URL"),
+                ));
+            }
+        };
+        Ok(PagesConfig {
+            grafana_url,
+            public: self.pages.public,
         })
     }
 

@@ -11,7 +11,8 @@
 //! - [`verdict`]: the verdict every gate answers with.
 //! - [`conventions`], [`numfmt`]: the names slogate gives to what it generates; number format.
 //!
-//! - [`server`]: `slogate serve`, the HTTP gates, history and status API ([`config`] its
+//! - [`server`]: `slogate serve`, the HTTP gates, history and status API, the status pages
+//!   (`server::pages`) ([`config`] its
 //!   settings, [`store`] the SQLite verdict history, [`telemetry`] its own logs, spans, metrics).
 //!
 //! - [`notify`]: Slack, PagerDuty and email delivery through the durable outbox in [`store`].

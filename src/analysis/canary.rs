@@ -11,6 +11,7 @@
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure};
 use crate::verdict::{Outcome, Side};
 
+use super::distribution::Distribution;
 use super::stats::{self, Alternative};
 
 /// Confidence of the intervals and tests (Kayenta uses 98%).
@@ -42,7 +43,7 @@ pub enum MetricData {
 }
 
 /// Events counted (bad, or good for success-rate metrics) out of all events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Events counted.
     pub counted: u64,
@@ -108,6 +109,8 @@ pub struct MetricJudgement {
     pub weight: f64,
     /// Score group.
     pub group: Option<String>,
+    /// What each side looked like (bounded), for the verdict page's chart; `None` without data.
+    pub distribution: Option<Distribution>,
 }
 
 /// Judges one metric.
@@ -130,6 +133,7 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         reason: String::new(),
         weight: metric.weight,
         group: metric.group.clone(),
+        distribution: Distribution::of(data),
     };
     let evidence = match data {
         MetricData::Missing(reason) => Err(format!("no data: {reason}")),

@@ -3,7 +3,9 @@
 //! - [`slo`]: SLI per window, error budget, burn rates, alert tiers and the error-budget gate.
 //! - [`stats`]: rank-sum test, location shift and its interval, proportions (R-exact).
 //! - [`canary`]: each metric classified, the group score and the canary verdict.
+//! - [`distribution`]: the bounded summary of each side kept with a canary verdict (charts).
 
 pub mod canary;
+pub mod distribution;
 pub mod slo;
 pub mod stats;

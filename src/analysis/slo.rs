@@ -307,6 +307,14 @@ fn gate(
     )
 }
 
+/// The SLI and the share of the error budget left from the error ratio over a whole period
+/// (what [`status`] computes for now, at any time); `None` for a NaN or infinite ratio.
+pub fn period_point(slo: &Slo, error_ratio: f64) -> Option<(f64, f64)> {
+    error_ratio
+        .is_finite()
+        .then(|| (1.0 - error_ratio, 1.0 - error_ratio / slo.error_budget()))
+}
+
 fn short1(value: f64) -> String {
     short((value * 10.0).round() / 10.0)
 }

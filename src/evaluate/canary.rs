@@ -216,3 +216,18 @@ pub fn canary_verdict(service: &str, judgement: &CanaryJudgement, start: i64, en
         evaluated_at: rfc3339(Utc::now()),
     }
 }
+
+/// What each metric's two sides looked like, keyed by metric name, for the verdict's stored
+/// inputs (`inputs.distributions`): bounded quantiles or counts, never the raw samples. Kept
+/// out of the verdict JSON, whose contract Argo and Flagger read.
+pub fn distributions_json(judgement: &CanaryJudgement) -> serde_json::Value {
+    let by_metric: serde_json::Map<String, serde_json::Value> = judgement
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let d = m.distribution.as_ref()?;
+            Some((m.name.clone(), serde_json::to_value(d).ok()?))
+        })
+        .collect();
+    serde_json::Value::Object(by_metric)
+}

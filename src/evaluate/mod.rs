@@ -3,6 +3,7 @@
 //! come through here, so they answer the same way.
 
 pub mod canary;
+pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -50,6 +50,14 @@ pub async fn require_token(
     Ok(next.run(request).await)
 }
 
+/// Whether `presented` is one of `tokens`, checking every one (no early exit), so timing does
+/// not tell which one nearly matched.
+pub(super) fn token_valid(tokens: &[String], presented: &str) -> bool {
+    tokens.iter().fold(false, |any, t| {
+        any | constant_time_eq(t.as_bytes(), presented.as_bytes())
+    })
+}
+
 /// Equality whose running time depends only on the lengths.
 fn constant_time_eq(expected: &[u8], presented: &[u8]) -> bool {
     let mut difference = expected.len() ^ presented.len();

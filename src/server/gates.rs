@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
 use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
-use crate::evaluate::canary::{CanarySources, canary_verdict, evaluate_canary};
+use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json, evaluate_canary};
 use crate::evaluate::{evaluate_service, slo_gate_verdict};
 use crate::notify::{Judged, Rollout, SloNumbers};
 use crate::spec::CanaryMeasure;
@@ -124,17 +124,26 @@ async fn run_canary(
         spans: Some(&state.spans),
     };
     let evaluation = evaluate_canary(&sources, &gate.profile, &gate.request, confidence);
-    let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
-        Ok(judgement) => canary_verdict(&gate.service.service, &judgement, start, end),
-        Err(_) => past_deadline(
-            state,
-            VerdictKind::Canary,
-            &gate.service.service,
-            start,
-            end,
-        ),
-    };
-    let inputs = canary_inputs(state, &gate, request, started);
+    let (verdict, distributions) =
+        match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
+            Ok(judgement) => (
+                canary_verdict(&gate.service.service, &judgement, start, end),
+                distributions_json(&judgement),
+            ),
+            Err(_) => (
+                past_deadline(
+                    state,
+                    VerdictKind::Canary,
+                    &gate.service.service,
+                    start,
+                    end,
+                ),
+                json!({}),
+            ),
+        };
+    let mut inputs = canary_inputs(state, &gate, request, started);
+    // What the status page draws: each side's quantiles or counts, per metric.
+    inputs["distributions"] = distributions;
     let about = About {
         team: gate.service.team.clone(),
         rollout: Rollout::Canary {

@@ -12,6 +12,7 @@ mod gates;
 mod history;
 mod ops;
 mod otlp;
+pub mod pages;
 mod requests;
 mod state;
 mod status;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(pages::routes(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

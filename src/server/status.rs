@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::requests::known_service;
 use super::state::AppState;
-use crate::analysis::slo::GatePolicy;
+use crate::analysis::slo::{GatePolicy, SloStatus};
 use crate::evaluate::{evaluate_service, status_json};
 
 /// `GET /api/v1/slos`: every SLO of every service, now.
@@ -40,8 +40,20 @@ async fn status(
     services: &[String],
     slo: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
-    let catalog = state.catalog();
     let at = Utc::now();
+    let flat = statuses(state, services, slo, at).await?;
+    Ok(Json(status_json(&flat, at)))
+}
+
+/// The statuses of the named services' SLOs (all, or the one named) at `at`, within the
+/// request deadline: what the JSON API answers and the status pages show.
+pub(super) async fn statuses(
+    state: &AppState,
+    services: &[String],
+    slo: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<Vec<SloStatus>, ApiError> {
+    let catalog = state.catalog();
     let policy = GatePolicy {
         budget_floor: state.settings.gate.budget_floor,
     };
@@ -60,6 +72,5 @@ async fn status(
                 state.settings.request_deadline.as_secs_f64()
             ))
         })?;
-    let flat: Vec<_> = statuses.into_iter().flatten().collect();
-    Ok(Json(status_json(&flat, at)))
+    Ok(statuses.into_iter().flatten().collect())
 }

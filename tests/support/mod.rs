@@ -10,3 +10,4 @@ pub mod scenario;
 pub mod serve;
 pub mod slogate;
 pub mod smtp;
+pub mod webdriver;

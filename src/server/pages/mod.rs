@@ -1,0 +1,264 @@
+//! The status pages: server-rendered HTML over the same data as the JSON API.
+//!
+//! - [`overview`] `GET /`, [`verdicts`] `GET /verdicts`, [`verdict`] `GET /verdicts/{id}`,
+//!   [`slo`] `GET /slos/{service}/{slo}`: one file per page, each a handler that only fetches
+//!   (through `evaluate` and the store, as the API does) and a plain function that shapes the
+//!   view (unit-tested).
+//! - [`render`]: the embedded tera templates, HTML error pages; [`chart`]: SVG charts;
+//!   [`view`]: shared formatting.
+//!
+//! Access: when API tokens are configured the pages ask for one too (they show deploy
+//! history): a bearer header, or the `slogate_token` cookie the login form sets (HttpOnly,
+//! SameSite=Strict), unless `pages.public` says an authenticating proxy stands in front.
+//! Every page answers with a Content-Security-Policy that allows only slogate itself.
+
+pub mod chart;
+pub mod overview;
+pub mod render;
+pub mod slo;
+pub mod verdict;
+pub mod verdicts;
+pub mod view;
+
+use axum::Router;
+use axum::extract::{Form, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use super::auth::token_valid;
+use super::state::AppState;
+use render::{CSS, JS, render_text};
+
+/// The cookie that carries the token of a signed-in browser.
+pub const COOKIE: &str = "slogate_token";
+
+/// Only slogate's own styles, scripts and images; no framing, no plugins.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The pages' routes (merged into the service's router).
+pub fn routes(state: AppState) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(overview::page))
+        .route("/verdicts", get(verdicts::page))
+        .route("/verdicts/{id}", get(verdict::page))
+        .route("/slos/{service}/{slo}", get(slo::page))
+        .route_layer(middleware::from_fn_with_state(state, require_viewer));
+    Router::new()
+        .merge(pages)
+        .route("/login", get(login_form).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .layer(middleware::from_fn(page_headers))
+        .route("/assets/slogate.css", get(css))
+        .route("/assets/slogate.js", get(js))
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Security headers of every page: CSP, no sniffing, no referrer, never cached (they show
+/// deploy history).
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The token a request presents: `Authorization: Bearer`, else the cookie.
+fn presented(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    bearer.or_else(|| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == COOKIE)
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+/// Whether the pages are open to this request.
+fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let tokens = &state.settings.tokens;
+    tokens.is_empty()
+        || state.settings.pages.public
+        || presented(headers).is_some_and(|t| token_valid(tokens, &t))
+}
+
+/// Middleware: the page, or the login form (401) that comes back to it.
+async fn require_viewer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if allowed(&state, request.headers()) {
+        return next.run(request).await;
+    }
+    let back = request
+        .uri()
+        .path_and_query()
+        .map_or("/".to_string(), |p| p.as_str().to_string());
+    login_page(StatusCode::UNAUTHORIZED, &back, None)
+}
+
+#[derive(Serialize)]
+struct LoginView<'a> {
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
+    let view = LoginView {
+        next: safe_next(next),
+        error,
+    };
+    match render_text("login.html", "Sign in", &view) {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => render::PageError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Sign in".into(),
+            message: e,
+        }
+        .into_response(),
+    }
+}
+
+/// Only a path of this site (never `//host` or a full URL: no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    /// The API token.
+    token: String,
+    /// Where to go after.
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if allowed(&state, &headers) {
+        return Redirect::to("/").into_response();
+    }
+    login_page(StatusCode::OK, "/", None)
+}
+
+/// `POST /login`: a valid token sets the cookie and goes back; a wrong one shows the form again.
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let token = form.token.trim();
+    let next = safe_next(&form.next).to_string();
+    if state.settings.tokens.is_empty() || state.settings.pages.public {
+        return Redirect::to(&next).into_response();
+    }
+    if token.is_empty()
+        || !token_valid(&state.settings.tokens, token)
+        || !token.chars().all(|c| c.is_ascii_graphic() && c != ';')
+    {
+        metrics::counter!(crate::telemetry::names::ERRORS, "kind" => "auth").increment(1);
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("That token is not valid."),
+        );
+    }
+    // Secure when the request came over HTTPS (through a proxy that says so).
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response = Redirect::to(&next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `POST /logout`: forgets the cookie.
+async fn logout() -> Response {
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("slogate_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_only_goes_back_to_a_path_of_this_site() {
+        assert_eq!(safe_next("/verdicts?service=a"), "/verdicts?service=a");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil"), "/");
+    }
+
+    #[test]
+    fn the_token_is_read_from_the_header_or_the_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; slogate_token=abc; b=2"),
+        );
+        assert_eq!(presented(&h).as_deref(), Some("abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer xyz"),
+        );
+        assert_eq!(presented(&h).as_deref(), Some("xyz"));
+    }
+}
