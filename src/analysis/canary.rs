@@ -108,6 +108,8 @@ pub struct MetricJudgement {
     pub weight: f64,
     /// Score group.
     pub group: Option<String>,
+    /// The anytime-valid evidence, when judged in sequential mode.
+    pub sequential: Option<crate::verdict::Sequential>,
 }
 
 /// Judges one metric.
@@ -130,6 +132,7 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         reason: String::new(),
         weight: metric.weight,
         group: metric.group.clone(),
+        sequential: None,
     };
     let evidence = match data {
         MetricData::Missing(reason) => Err(format!("no data: {reason}")),
@@ -556,7 +559,7 @@ fn p_text(p: f64) -> String {
     }
 }
 
-fn sig(x: f64) -> String {
+pub(crate) fn sig(x: f64) -> String {
     if !x.is_finite() {
         return if x.is_nan() {
             "NaN".into()

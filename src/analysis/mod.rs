@@ -3,7 +3,9 @@
 //! - [`slo`]: SLI per window, error budget, burn rates, alert tiers and the error-budget gate.
 //! - [`stats`]: rank-sum test, location shift and its interval, proportions (R-exact).
 //! - [`canary`]: each metric classified, the group score and the canary verdict.
+//! - [`sequential`]: anytime-valid tests (e-processes) for canaries asked again and again.
 
 pub mod canary;
+pub mod sequential;
 pub mod slo;
 pub mod stats;

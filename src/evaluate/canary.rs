@@ -199,6 +199,7 @@ pub fn canary_verdict(service: &str, judgement: &CanaryJudgement, start: i64, en
             p_value: m.p_value,
             threshold: m.threshold.clone(),
             reason: m.reason.clone(),
+            sequential: m.sequential.clone(),
         })
         .collect();
     Verdict {

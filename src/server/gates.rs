@@ -268,6 +268,7 @@ fn past_deadline(
             p_value: None,
             threshold: format!("answer within {deadline}s"),
             reason,
+            sequential: None,
         }],
         evaluated_at: rfc3339(Utc::now()),
     }
