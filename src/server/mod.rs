@@ -12,6 +12,7 @@ mod history;
 mod ops;
 mod otlp;
 mod requests;
+mod sequential;
 mod state;
 mod status;
 
