@@ -18,10 +18,16 @@ fn the_sign_tests_e_values_match_scipys_numerical_integration() {
     let cases = reference["signs"].as_array().unwrap();
     assert!(cases.len() >= 10);
     for case in cases {
-        let (s, f) = (case["wins"].as_u64().unwrap(), case["losses"].as_u64().unwrap());
+        let (s, f) = (
+            case["wins"].as_u64().unwrap(),
+            case["losses"].as_u64().unwrap(),
+        );
         let want = case["log_e"].as_f64().unwrap();
         let got = sign_test_log_e_value(s, f);
-        assert!(close(got, want), "{s} wins, {f} losses: ln E {got} vs scipy {want}");
+        assert!(
+            close(got, want),
+            "{s} wins, {f} losses: ln E {got} vs scipy {want}"
+        );
     }
 }
 

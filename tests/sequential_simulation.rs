@@ -93,7 +93,12 @@ struct CountsRun {
 
 /// A rollout of `LOOKS` looks; at each, the gate's decision (sequential test plus the fixed
 /// judge on the counts so far) and the fixed judge alone.
-fn counts_rollout(rng: &mut Rng, m: &CanaryMetric, baseline_rate: f64, canary_rate: f64) -> CountsRun {
+fn counts_rollout(
+    rng: &mut Rng,
+    m: &CanaryMetric,
+    baseline_rate: f64,
+    canary_rate: f64,
+) -> CountsRun {
     let alpha = level(DEFAULT_CONFIDENCE);
     let mut state: Option<MetricState> = None;
     let (mut b_total, mut c_total) = (counts(0, 0), counts(0, 0));
@@ -204,7 +209,10 @@ fn a_doubled_error_rate_is_stopped_early_in_at_least_95_percent_of_rollouts() {
         stopped.len(),
         median(stopped.clone())
     );
-    assert!(before_last >= ROLLOUTS * 95 / 100, "only {before_last} stopped before the last look");
+    assert!(
+        before_last >= ROLLOUTS * 95 / 100,
+        "only {before_last} stopped before the last look"
+    );
     assert!(median(stopped) <= 15.0);
 }
 
@@ -261,7 +269,13 @@ fn a_twenty_percent_latency_shift_is_stopped_early_and_aa_latencies_rarely_fail(
         stopped.len(),
         median(stopped.clone())
     );
-    assert!(aa <= allowed_failures(alpha), "{aa} A/A latency rollouts failed");
-    assert!(before_last >= ROLLOUTS * 95 / 100, "only {before_last} stopped before the last look");
+    assert!(
+        aa <= allowed_failures(alpha),
+        "{aa} A/A latency rollouts failed"
+    );
+    assert!(
+        before_last >= ROLLOUTS * 95 / 100,
+        "only {before_last} stopped before the last look"
+    );
     assert!(median(stopped) <= 15.0);
 }

@@ -93,5 +93,8 @@ fn a_restart_in_the_middle_of_a_rollout_continues_the_look_number_and_the_eviden
         reason.contains("exceeds baseline by more than 20% with anytime-valid confidence 99%"),
         "{reason}"
     );
-    eprintln!("good canary e-values by look: {e_values:?}, then {}", evidence(&good)["e_value"]);
+    eprintln!(
+        "good canary e-values by look: {e_values:?}, then {}",
+        evidence(&good)["e_value"]
+    );
 }

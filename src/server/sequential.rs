@@ -56,8 +56,7 @@ pub async fn judge(
         }
     };
     let (mut judgement, next) =
-        evaluate_canary_sequential(sources, &gate.profile, &gate.request, confidence, prior)
-            .await;
+        evaluate_canary_sequential(sources, &gate.profile, &gate.request, confidence, prior).await;
     if !readable {
         judgement.outcome = crate::verdict::Outcome::Inconclusive;
         judgement.summary = format!(

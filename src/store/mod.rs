@@ -28,8 +28,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };
-pub use sequential::StoredSequential;
 pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
+pub use sequential::StoredSequential;
 
 /// What went wrong with the database, with the path and the operation it happened in.
 #[derive(Debug, thiserror::Error)]

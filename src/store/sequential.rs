@@ -71,7 +71,13 @@ impl Store {
             Some(before) => conn.execute(
                 "UPDATE sequential_tests SET looks = ?2, state_json = ?3, updated_at = ?4
                  WHERE key = ?1 AND looks = ?5",
-                params![key, looks, text, at, i64::try_from(before).unwrap_or(i64::MAX)],
+                params![
+                    key,
+                    looks,
+                    text,
+                    at,
+                    i64::try_from(before).unwrap_or(i64::MAX)
+                ],
             ),
         }
         .map_err(self.err("save sequential state"))?;
@@ -108,8 +114,16 @@ mod tests {
         let path = dir.path().join("h.db");
         let store = Store::open(&path).unwrap();
         assert_eq!(store.sequential_state("s/a..b").unwrap(), None);
-        assert!(store.save_sequential("s/a..b", "s", None, &state(1), Utc::now()).unwrap());
-        assert!(store.save_sequential("s/a..b", "s", Some(1), &state(2), Utc::now()).unwrap());
+        assert!(
+            store
+                .save_sequential("s/a..b", "s", None, &state(1), Utc::now())
+                .unwrap()
+        );
+        assert!(
+            store
+                .save_sequential("s/a..b", "s", Some(1), &state(2), Utc::now())
+                .unwrap()
+        );
         std::mem::forget(store);
         let reopened = Store::open(&path).unwrap();
         assert_eq!(reopened.sequential_state("s/a..b").unwrap(), Some(state(2)));
@@ -118,10 +132,26 @@ mod tests {
     #[test]
     fn a_save_from_a_stale_look_is_refused_and_keeps_the_newer_state() {
         let store = Store::open_in_memory().unwrap();
-        assert!(store.save_sequential("k", "s", None, &state(1), Utc::now()).unwrap());
-        assert!(!store.save_sequential("k", "s", None, &state(1), Utc::now()).unwrap());
-        assert!(store.save_sequential("k", "s", Some(1), &state(2), Utc::now()).unwrap());
-        assert!(!store.save_sequential("k", "s", Some(1), &state(2), Utc::now()).unwrap());
+        assert!(
+            store
+                .save_sequential("k", "s", None, &state(1), Utc::now())
+                .unwrap()
+        );
+        assert!(
+            !store
+                .save_sequential("k", "s", None, &state(1), Utc::now())
+                .unwrap()
+        );
+        assert!(
+            store
+                .save_sequential("k", "s", Some(1), &state(2), Utc::now())
+                .unwrap()
+        );
+        assert!(
+            !store
+                .save_sequential("k", "s", Some(1), &state(2), Utc::now())
+                .unwrap()
+        );
         assert_eq!(store.sequential_state("k").unwrap(), Some(state(2)));
     }
 
@@ -129,8 +159,12 @@ mod tests {
     fn pruning_removes_only_states_not_advanced_since_the_cutoff() {
         let store = Store::open_in_memory().unwrap();
         let old = Utc::now() - chrono::Duration::days(100);
-        store.save_sequential("old", "s", None, &state(1), old).unwrap();
-        store.save_sequential("new", "s", None, &state(1), Utc::now()).unwrap();
+        store
+            .save_sequential("old", "s", None, &state(1), old)
+            .unwrap();
+        store
+            .save_sequential("new", "s", None, &state(1), Utc::now())
+            .unwrap();
         let cutoff = Utc::now() - chrono::Duration::days(90);
         assert_eq!(store.prune_sequential(cutoff).unwrap(), 1);
         assert!(store.sequential_state("new").unwrap().is_some());

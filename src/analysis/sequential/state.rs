@@ -215,7 +215,12 @@ pub fn advance(
             } else {
                 for t in &mut state.tests {
                     if let Test::RateRatio(t) = t {
-                        t.update(canary.counted, canary.total, baseline.counted, baseline.total);
+                        t.update(
+                            canary.counted,
+                            canary.total,
+                            baseline.counted,
+                            baseline.total,
+                        );
                     }
                 }
                 state.baseline.counted += baseline.counted;
@@ -290,7 +295,11 @@ pub fn decide(
         rejected_at: state.rejected.as_ref().map(|r| r.look),
     });
     let looks = plural(look, "look");
-    let evidence = format!("e-value {} vs {} after {looks}", sig(e_value), sig(threshold));
+    let evidence = format!(
+        "e-value {} vs {} after {looks}",
+        sig(e_value),
+        sig(threshold)
+    );
     if let Some(r) = &state.rejected {
         let high = r.worse == Worse::Higher;
         fixed.classification = if high {
@@ -360,7 +369,12 @@ pub fn decide(
 /// "canary error-rate rate exceeds baseline by more than 20%", in the metric's terms.
 fn claim(metric: &CanaryMetric, state: &MetricState, worse: Worse, tolerance: f64) -> String {
     let by = |more: bool| {
-        let pct = 100.0 * if more { tolerance - 1.0 } else { 1.0 - tolerance };
+        let pct = 100.0
+            * if more {
+                tolerance - 1.0
+            } else {
+                1.0 - tolerance
+            };
         if pct.abs() < 1e-9 {
             String::new()
         } else {
@@ -476,7 +490,13 @@ mod tests {
         let m = errors_metric(1.2);
         let mut state = None;
         for look in 1..=3 {
-            state = Some(advance(state, &m, &events((10, 1000), (40, 1000)), look, 0.01));
+            state = Some(advance(
+                state,
+                &m,
+                &events((10, 1000), (40, 1000)),
+                look,
+                0.01,
+            ));
         }
         let state = state.unwrap();
         let first = state.rejected.clone().expect("rejected");
@@ -523,7 +543,11 @@ mod tests {
         let fixed = judge_metric(&m, &events((10, 1000), (10, 1000)), 0.98);
         let j = decide(&m, &state, fixed, 1, 0.01);
         assert_eq!(j.outcome, Outcome::Pass, "{}", j.reason);
-        assert!(j.reason.starts_with("no anytime-valid evidence"), "{}", j.reason);
+        assert!(
+            j.reason.starts_with("no anytime-valid evidence"),
+            "{}",
+            j.reason
+        );
     }
 
     #[test]
@@ -534,9 +558,19 @@ mod tests {
             s = advance(Some(s), &m, &events((10, 1000), (10, 1000)), look, 0.01);
         }
         assert_eq!(s.rejected.as_ref().map(|r| r.look), Some(1));
-        let j = decide(&m, &s, judge_metric(&m, &events((10, 1000), (10, 1000)), 0.98), 10, 0.01);
+        let j = decide(
+            &m,
+            &s,
+            judge_metric(&m, &events((10, 1000), (10, 1000)), 0.98),
+            10,
+            0.01,
+        );
         assert_eq!(j.outcome, Outcome::Fail, "{}", j.reason);
-        assert!(j.reason.contains("rejected at look 1 of 10"), "{}", j.reason);
+        assert!(
+            j.reason.contains("rejected at look 1 of 10"),
+            "{}",
+            j.reason
+        );
     }
 
     #[test]
