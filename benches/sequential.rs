@@ -15,7 +15,9 @@ fn look(c: &mut Criterion) {
         })
     });
     let baseline: Vec<f64> = (0..100).map(|i| 0.2 + 0.001 * i as f64).collect();
-    let canary: Vec<f64> = (0..100).map(|i| 0.2 + 0.0011 * ((i * 37) % 100) as f64).collect();
+    let canary: Vec<f64> = (0..100)
+        .map(|i| 0.2 + 0.0011 * ((i * 37) % 100) as f64)
+        .collect();
     c.bench_function("sign-test look, 100 pairs (update + e-value)", |b| {
         let mut t = SignTest::new(1.0, Worse::Higher);
         b.iter(|| {
