@@ -108,6 +108,7 @@ fn stored_verdict() -> StoredVerdict {
         p_value: Some(1e-6),
         threshold: "increase up to 1.1x".into(),
         reason: "canary significantly higher than baseline beyond tolerance".into(),
+        sequential: None,
     };
     StoredVerdict {
         verdict: Verdict {

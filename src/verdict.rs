@@ -100,6 +100,25 @@ pub struct Check {
     pub threshold: String,
     /// Why, in words.
     pub reason: String,
+    /// The anytime-valid evidence, for a canary check judged in sequential mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<Sequential>,
+}
+
+/// The evidence of a sequential canary check: valid at every look, however often Argo asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sequential {
+    /// Looks so far (asks that brought at least a minute of new data), this one included.
+    pub look: u64,
+    /// The e-value in the bad direction (the larger of the two for `either`); capped at the
+    /// largest finite number so that it stays valid JSON.
+    pub e_value: f64,
+    /// 1/α: the e-value at which the check fails.
+    pub threshold: f64,
+    /// The look at which the e-value first reached the threshold, once it has (the check
+    /// stays failed from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_at: Option<u64>,
 }
 
 /// A gate's answer.

@@ -152,3 +152,73 @@ fn trace_outcomes_are_judged_as_proportions() {
         stderr(&out)
     );
 }
+
+fn replay(looks: &str) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("looks.jsonl"), looks).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slogate"))
+        .current_dir(dir.path())
+        .args(["judge", "--sequential", "looks.jsonl"])
+        .output()
+        .unwrap();
+    (out, dir)
+}
+
+#[test]
+fn a_sequential_replay_prints_a_verdict_per_look_with_the_evidence_and_fails_once_it_rejects() {
+    let looks = "{\"baseline\": {\"errors\": 3, \"total\": 1000}, \"canary\": {\"errors\": 9, \"total\": 1000}}\n\
+                 # a comment line\n\
+                 {\"baseline\": {\"errors\": 10, \"total\": 1000}, \"canary\": {\"errors\": 40, \"total\": 1000}}\n";
+    let (out, _dir) = replay(looks);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "inconclusive", "{:#}", lines[0]);
+    assert_eq!(lines[0]["checks"][0]["sequential"]["look"], 1);
+    assert_eq!(lines[1]["verdict"], "fail", "{:#}", lines[1]);
+    let evidence = &lines[1]["checks"][0]["sequential"];
+    assert_eq!(evidence["rejected_at"], 2, "{evidence}");
+    assert!(evidence["e_value"].as_f64().unwrap() >= 100.0, "{evidence}");
+}
+
+#[test]
+fn a_sequential_replay_of_equal_values_passes() {
+    let same: Vec<String> = (0..20)
+        .map(|i| format!("{}", 0.2 + 0.01 * i as f64))
+        .collect();
+    let line = format!(
+        "{{\"baseline\": [{0}], \"canary\": [{0}]}}\n",
+        same.join(", ")
+    );
+    let (out, _dir) = replay(&line.repeat(3));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn a_bad_replay_line_exits_2_naming_the_file_and_line() {
+    let looks = "{\"baseline\": {\"errors\": 3, \"total\": 1000}, \"canary\": {\"errors\": 9, \"total\": 1000}}\n\
+                 {\"baseline\": {\"errors\": 3, \"total\": 1000}, \"canary\": [1, 2]}\n";
+    let (out, _dir) = replay(looks);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("looks.jsonl:2:"), "{}", stderr(&out));
+    let (out, _dir) = replay(
+        "{\"baseline\": {\"errors\": 30, \"total\": 10}, \"canary\": {\"errors\": 1, \"total\": 10}}\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("looks.jsonl:1: the baseline has 30 errors"),
+        "{}",
+        stderr(&out)
+    );
+    let (out, _dir) = replay("not json\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("looks.jsonl:1:2: expected ident"),
+        "{}",
+        stderr(&out)
+    );
+}

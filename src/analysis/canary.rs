@@ -111,6 +111,8 @@ pub struct MetricJudgement {
     pub group: Option<String>,
     /// What each side looked like (bounded), for the verdict page's chart; `None` without data.
     pub distribution: Option<Distribution>,
+    /// The anytime-valid evidence, when judged in sequential mode.
+    pub sequential: Option<crate::verdict::Sequential>,
 }
 
 /// Judges one metric.
@@ -134,6 +136,7 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         weight: metric.weight,
         group: metric.group.clone(),
         distribution: Distribution::of(data),
+        sequential: None,
     };
     let evidence = match data {
         MetricData::Missing(reason) => Err(format!("no data: {reason}")),
@@ -560,7 +563,7 @@ fn p_text(p: f64) -> String {
     }
 }
 
-fn sig(x: f64) -> String {
+pub(crate) fn sig(x: f64) -> String {
     if !x.is_finite() {
         return if x.is_nan() {
             "NaN".into()

@@ -4,8 +4,10 @@
 //! - [`stats`]: rank-sum test, location shift and its interval, proportions (R-exact).
 //! - [`canary`]: each metric classified, the group score and the canary verdict.
 //! - [`distribution`]: the bounded summary of each side kept with a canary verdict (charts).
+//! - [`sequential`]: anytime-valid tests (e-processes) for canaries asked again and again.
 
 pub mod canary;
 pub mod distribution;
+pub mod sequential;
 pub mod slo;
 pub mod stats;

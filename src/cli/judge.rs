@@ -21,11 +21,17 @@ use slogate::verdict::Outcome;
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
     /// Baseline sample.
-    #[arg(long)]
-    baseline: PathBuf,
+    #[arg(long, required_unless_present = "sequential")]
+    baseline: Option<PathBuf>,
     /// Canary sample.
-    #[arg(long)]
-    canary: PathBuf,
+    #[arg(long, required_unless_present = "sequential")]
+    canary: Option<PathBuf>,
+    /// Replay a series of looks through the sequential (anytime-valid) test: one JSON object a
+    /// line, `{"baseline": {"errors": 3, "total": 1000}, "canary": {"errors": 9, "total": 1000}}`
+    /// (counts) or `{"baseline": [0.21, ...], "canary": [0.25, ...]}` (values); prints the
+    /// verdict after each look as a JSON line. Exit: the last look's verdict.
+    #[arg(long, conflicts_with_all = ["baseline", "canary"])]
+    sequential: Option<PathBuf>,
     /// The metric's settings (YAML): direction, allowed_increase, critical_increase,
     /// allowed_decrease, critical_decrease, effect (mean|median), min_samples, confidence, name,
     /// source (prometheus|traces), kind (latency|values|errors: with errors each value is one
@@ -75,8 +81,6 @@ struct JudgeConfig {
 }
 
 pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
-    let baseline = read_sample(&args.baseline)?;
-    let canary = read_sample(&args.canary)?;
     let (metric, confidence) = match &args.config {
         Some(path) => metric_from_config(path)?,
         None => (
@@ -84,10 +88,18 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
             DEFAULT_CONFIDENCE,
         ),
     };
+    if let Some(path) = &args.sequential {
+        return replay(path, &metric, confidence);
+    }
+    let (Some(baseline_path), Some(canary_path)) = (&args.baseline, &args.canary) else {
+        bail!("give --baseline and --canary, or --sequential");
+    };
+    let baseline = read_sample(baseline_path)?;
+    let canary = read_sample(canary_path)?;
     let data = match metric.measure {
         CanaryMeasure::TraceErrors { .. } => MetricData::Events {
-            baseline: outcomes(&baseline, &args.baseline)?,
-            canary: outcomes(&canary, &args.canary)?,
+            baseline: outcomes(&baseline, baseline_path)?,
+            canary: outcomes(&canary, canary_path)?,
         },
         _ => MetricData::Values { baseline, canary },
     };
@@ -115,6 +127,146 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(super::EXIT_FINDING)
     })
+}
+
+/// One look of a replay: counts or values on each side.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookLine {
+    baseline: LookSide,
+    canary: LookSide,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LookSide {
+    Counts { errors: u64, total: u64 },
+    Values(Vec<f64>),
+}
+
+/// Replays the looks of `path` through the sequential test; the fixed-horizon judge of each
+/// look runs on everything so far (all counts, all values), as if the whole rollout were one
+/// window.
+fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result<ExitCode> {
+    use slogate::analysis::sequential::{self, MetricState};
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let file = path.display();
+    let alpha = sequential::level(confidence);
+    let mut state: Option<MetricState> = None;
+    let (mut all_b, mut all_c) = (Vec::new(), Vec::new());
+    let (mut cb, mut cc) = (
+        Counts {
+            counted: 0,
+            total: 0,
+        },
+        Counts {
+            counted: 0,
+            total: 0,
+        },
+    );
+    let mut look = 0;
+    let mut last = None;
+    let mut out = std::io::stdout().lock();
+    for (i, line) in text.lines().enumerate() {
+        let at = i + 1;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let parsed: LookLine = serde_json::from_str(line).map_err(|e| {
+            anyhow::anyhow!(
+                "{file}:{at}:{}: {}",
+                e.column(),
+                strip_position(&e.to_string())
+            )
+        })?;
+        let (increment, so_far) = match (parsed.baseline, parsed.canary) {
+            (
+                LookSide::Counts {
+                    errors: be,
+                    total: bt,
+                },
+                LookSide::Counts {
+                    errors: ce,
+                    total: ct,
+                },
+            ) => {
+                for (side, e, t) in [("baseline", be, bt), ("canary", ce, ct)] {
+                    if e > t {
+                        bail!("{file}:{at}: the {side} has {e} errors of only {t} events");
+                    }
+                }
+                let b = Counts {
+                    counted: be,
+                    total: bt,
+                };
+                let c = Counts {
+                    counted: ce,
+                    total: ct,
+                };
+                cb = Counts {
+                    counted: cb.counted + be,
+                    total: cb.total + bt,
+                };
+                cc = Counts {
+                    counted: cc.counted + ce,
+                    total: cc.total + ct,
+                };
+                (
+                    MetricData::Events {
+                        baseline: b,
+                        canary: c,
+                    },
+                    MetricData::Events {
+                        baseline: cb,
+                        canary: cc,
+                    },
+                )
+            }
+            (LookSide::Values(b), LookSide::Values(c)) => {
+                if let Some(bad) = b.iter().chain(&c).find(|v| !v.is_finite()) {
+                    bail!("{file}:{at}: {bad} is not a finite number");
+                }
+                all_b.extend_from_slice(&b);
+                all_c.extend_from_slice(&c);
+                (
+                    MetricData::Values {
+                        baseline: b,
+                        canary: c,
+                    },
+                    MetricData::Values {
+                        baseline: all_b.clone(),
+                        canary: all_c.clone(),
+                    },
+                )
+            }
+            _ => bail!(
+                "{file}:{at}: baseline and canary must both be counts ({{\"errors\", \"total\"}}) \
+                 or both arrays of values"
+            ),
+        };
+        look += 1;
+        let s = sequential::advance(state.take(), metric, &increment, look, alpha);
+        let fixed = canary::judge_metric(metric, &so_far, confidence);
+        let judged = sequential::decide(metric, &s, fixed, look, alpha);
+        let result = canary::judge(vec![judged], 100.0, 0.0);
+        let now = Utc::now().timestamp();
+        let verdict = canary_verdict("offline", &result, now, now);
+        use std::io::Write as _;
+        writeln!(out, "{}", serde_json::to_string(&verdict)?)?;
+        last = Some(verdict.verdict);
+        state = Some(s);
+    }
+    match last {
+        None => bail!("{file}: no looks (expected one JSON object a line)"),
+        Some(Outcome::Pass) => Ok(ExitCode::SUCCESS),
+        Some(_) => Ok(ExitCode::from(super::EXIT_FINDING)),
+    }
+}
+
+/// serde_json's message without its trailing " at line L column C".
+fn strip_position(message: &str) -> &str {
+    message.rsplit_once(" at line ").map_or(message, |(m, _)| m)
 }
 
 /// Outcomes (1 an error, 0 a success) counted as events.

@@ -7,6 +7,7 @@ use futures::future::join_all;
 
 use super::describe;
 use crate::analysis::canary::{self, CanaryJudgement, Counts, MetricData};
+use crate::analysis::sequential::{self, AnalysisState};
 use crate::source::prometheus::{PrometheusSource, Sample};
 use crate::source::traces::SpanStore;
 use crate::spec::query::with_label_matcher;
@@ -50,7 +51,7 @@ pub async fn evaluate_canary(
     let fetches = profile
         .metrics
         .iter()
-        .map(|m| fetch(sources, profile, m, request));
+        .map(|m| fetch(sources, profile, m, request, false));
     let data = join_all(fetches).await;
     let judgements = profile
         .metrics
@@ -66,8 +67,14 @@ async fn fetch(
     profile: &CanaryProfile,
     metric: &CanaryMetric,
     request: &CanaryRequest,
+    open_start: bool,
 ) -> MetricData {
     let source = sources.prometheus;
+    // A look after the first starts where the previous one ended: its first value sample is
+    // one second later, so the sample at the boundary is not taken twice. (Counts need
+    // nothing: a range selector `[d]` at `end` covers `(end - d, end]`, and span buckets are
+    // taken by start time in `[start, end)`.)
+    let values_start = request.start + i64::from(open_start);
     let window = PromDuration::from_secs((request.end - request.start).max(1) as u64).to_string();
     let label = &profile.version_label;
     let for_version = |query: &str, version: &str| with_label_matcher(query, label, version);
@@ -122,8 +129,8 @@ async fn fetch(
                 (Err(e), _) | (_, Err(e)) => return MetricData::Missing(e.to_string()),
             };
             let (rb, rc) = futures::join!(
-                source.range(&b, request.start, request.end, VALUES_STEP),
-                source.range(&c, request.start, request.end, VALUES_STEP)
+                source.range(&b, values_start, request.end, VALUES_STEP),
+                source.range(&c, values_start, request.end, VALUES_STEP)
             );
             let values = |r: Vec<crate::source::prometheus::Series>| -> Vec<f64> {
                 r.into_iter()
@@ -173,6 +180,84 @@ async fn fetch(
     }
 }
 
+/// Fetches and judges every metric of `profile` as one look of the sequential test whose state
+/// so far is `prior` (`None`: the first look); returns the judgement and the state after the
+/// look, which the caller keeps.
+///
+/// The fixed-horizon judge runs on the request's window, as in fixed mode; the sequential test
+/// gets the increment since the previous look's end (see `analysis::sequential`). A request
+/// bringing less than a minute of new time takes no look: the answer is the evidence so far
+/// with the fixed judge on the request's window, and the state is returned unchanged.
+pub async fn evaluate_canary_sequential(
+    sources: &CanarySources<'_>,
+    profile: &CanaryProfile,
+    request: &CanaryRequest,
+    confidence: f64,
+    prior: Option<AnalysisState>,
+) -> (CanaryJudgement, AnalysisState) {
+    let alpha = sequential::level(confidence);
+    let mut state = prior.unwrap_or_default();
+    let window = state.next_window(request.start, request.end);
+    let increment_request = window.map(|(start, end)| CanaryRequest {
+        start,
+        end,
+        ..request.clone()
+    });
+    let open_start = state.looks > 0;
+    // The first look's increment is the request's window: fetched once.
+    let same_window = window == Some((request.start, request.end)) && !open_start;
+    let fixed_fetches = join_all(
+        profile
+            .metrics
+            .iter()
+            .map(|m| fetch(sources, profile, m, request, false)),
+    );
+    let increment_fetches = join_all(profile.metrics.iter().map(|m| {
+        let increment = increment_request.as_ref();
+        async move {
+            match increment {
+                Some(r) if !same_window => Some(fetch(sources, profile, m, r, open_start).await),
+                _ => None,
+            }
+        }
+    }));
+    let (fixed_data, mut increments) = futures::join!(fixed_fetches, increment_fetches);
+    if same_window {
+        increments = fixed_data.iter().cloned().map(Some).collect();
+    }
+    let look = state.looks + u64::from(window.is_some());
+    let mut metrics = Vec::new();
+    let mut judgements = Vec::new();
+    for ((m, data), increment) in profile.metrics.iter().zip(&fixed_data).zip(&increments) {
+        let prior = state.metrics.iter().find(|s| s.name == m.name).cloned();
+        let metric_state = match increment {
+            Some(inc) => sequential::advance(prior, m, inc, look, alpha),
+            None => prior.unwrap_or_else(|| {
+                sequential::advance(None, m, &MetricData::Missing(String::new()), look, alpha)
+            }),
+        };
+        let fixed = canary::judge_metric(m, data, confidence);
+        judgements.push(sequential::decide(m, &metric_state, fixed, look, alpha));
+        metrics.push(metric_state);
+    }
+    if let Some((start, end)) = window {
+        if state.looks == 0 {
+            state.first_start = start;
+        }
+        state.looks = look;
+        state.last_end = end;
+        // Metrics no longer in the profile keep their state, in case they come back.
+        for old in std::mem::take(&mut state.metrics) {
+            if !metrics.iter().any(|m| m.name == old.name) {
+                metrics.push(old);
+            }
+        }
+        state.metrics = metrics;
+    }
+    let judgement = canary::judge(judgements, profile.pass_score, profile.marginal_score);
+    (judgement, state)
+}
+
 /// The events a query counted (the sum of its series): none for NaN or negative values; an
 /// empty result counts zero events (no series: nothing happened).
 fn count(samples: &[Sample]) -> Option<u64> {
@@ -199,6 +284,7 @@ pub fn canary_verdict(service: &str, judgement: &CanaryJudgement, start: i64, en
             p_value: m.p_value,
             threshold: m.threshold.clone(),
             reason: m.reason.clone(),
+            sequential: m.sequential.clone(),
         })
         .collect();
     Verdict {

@@ -106,6 +106,7 @@ pub fn slo_gate_verdict(service: &str, statuses: &[SloStatus], at: DateTime<Utc>
                 st.period
             ),
             reason: st.reason.clone(),
+            sequential: None,
         })
         .collect();
     let verdict = if checks.is_empty() {

@@ -159,6 +159,7 @@ mod tests {
             p_value: None,
             threshold: "x".into(),
             reason: reason.into(),
+            sequential: None,
         }
     }
 

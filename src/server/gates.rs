@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
 use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
-use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json, evaluate_canary};
+use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json};
 use crate::evaluate::{evaluate_service, slo_gate_verdict};
 use crate::notify::{Judged, Rollout, SloNumbers};
 use crate::spec::CanaryMeasure;
@@ -123,7 +123,7 @@ async fn run_canary(
         prometheus: &state.source,
         spans: Some(&state.spans),
     };
-    let evaluation = evaluate_canary(&sources, &gate.profile, &gate.request, confidence);
+    let evaluation = super::sequential::judge(state, &gate, &sources, confidence);
     let (verdict, distributions) =
         match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
             Ok(judgement) => (
@@ -277,6 +277,7 @@ fn past_deadline(
             p_value: None,
             threshold: format!("answer within {deadline}s"),
             reason,
+            sequential: None,
         }],
         evaluated_at: rfc3339(Utc::now()),
     }

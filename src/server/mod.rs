@@ -14,6 +14,7 @@ mod ops;
 mod otlp;
 pub mod pages;
 mod requests;
+mod sequential;
 mod state;
 mod status;
 
@@ -41,6 +42,9 @@ use crate::telemetry::{Telemetry, names};
 
 /// How often readiness asks Prometheus until it first answers.
 const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// A sequential analysis not asked about for this long is over (its rollout finished or was
+/// abandoned); its running state is deleted. A week covers a rollout paused over a weekend.
+const SEQUENTIAL_IDLE: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// How often old verdicts are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -202,7 +206,8 @@ async fn probe_prometheus(state: AppState) {
     }
 }
 
-/// Deletes verdicts, and notifications sent or rejected, older than the retention, hourly.
+/// Hourly: deletes verdicts and finished notifications older than the retention, and the
+/// state of sequential analyses idle for [`SEQUENTIAL_IDLE`].
 async fn prune_history(state: AppState) {
     let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
     loop {
@@ -212,18 +217,22 @@ async fn prune_history(state: AppState) {
         };
         let cutoff = Utc::now() - retention;
         let store = state.store.clone();
+        let idle_cutoff = Utc::now() - SEQUENTIAL_IDLE;
         let pruned = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((store.prune(cutoff)?, store.prune_outbox(cutoff)?))
+            Ok::<_, crate::store::StoreError>((
+                store.prune(cutoff)?,
+                store.prune_outbox(cutoff)?,
+                store.prune_sequential(idle_cutoff)?,
+            ))
         });
         match pruned.await {
-            Ok(Ok((0, 0))) => {}
-            Ok(Ok((verdicts, messages))) => {
-                tracing::info!(
-                    verdicts,
-                    messages,
-                    "old verdicts and sent notifications pruned"
-                )
-            }
+            Ok(Ok((0, 0, 0))) => {}
+            Ok(Ok((verdicts, messages, analyses))) => tracing::info!(
+                verdicts,
+                messages,
+                analyses,
+                "old verdicts, sent notifications and idle sequential analyses pruned"
+            ),
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
             Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),
         }

@@ -421,6 +421,20 @@ pub struct CanaryProfile {
     pub marginal_score: f64,
     /// The metrics compared.
     pub metrics: Vec<CanaryMetric>,
+    /// How repeated asks about the same rollout are judged.
+    pub mode: CanaryMode,
+}
+
+/// How the canary gate judges a rollout that Argo asks about again and again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CanaryMode {
+    /// Every ask about the same service, baseline and canary is one look of one anytime-valid
+    /// test, its state kept in the store: the false-fail rate over the whole rollout stays
+    /// bounded however often it is asked (`analysis::sequential`).
+    #[default]
+    Sequential,
+    /// Every ask is a fixed-horizon test of its own window (the judge before sequential mode).
+    Fixed,
 }
 
 /// One metric compared between baseline and canary.

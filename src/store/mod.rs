@@ -6,6 +6,8 @@
 //! - `history`: verdicts with what they were made from ([`VerdictRecord`], [`HistoryFilter`]).
 //! - `outbox`: notifications and report emails, stored before they are sent ([`NewMessage`],
 //!   [`OutboxMessage`]); the rows of sent reports are the record that a week went out.
+//! - `sequential`: the running state of sequential canary tests ([`StoredSequential`]), so a
+//!   restart neither loses evidence nor resets a test.
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a write that returned is in the fsynced
 //! WAL and survives `kill -9` and power loss. A database that cannot be written (read-only file
@@ -16,6 +18,7 @@
 mod history;
 mod outbox;
 mod schema;
+mod sequential;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -26,6 +29,7 @@ pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };
 pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
+pub use sequential::StoredSequential;
 
 /// What went wrong with the database, with the path and the operation it happened in.
 #[derive(Debug, thiserror::Error)]

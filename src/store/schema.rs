@@ -59,6 +59,18 @@ const MIGRATIONS: &[&str] = &[
          verdict_id TEXT NOT NULL,
          updated_at INTEGER NOT NULL
      );",
+    // 3: the running state of sequential canary tests, one row per analysis (service,
+    // baseline, canary): `looks` is the look number, also the compare-and-swap guard against
+    // two asks advancing the same test at once; `state_json` holds the e-processes' sufficient
+    // statistics. `updated_at` is unix milliseconds (UTC).
+    "CREATE TABLE sequential_tests (
+         key TEXT PRIMARY KEY NOT NULL,
+         service TEXT NOT NULL,
+         looks INTEGER NOT NULL,
+         state_json TEXT NOT NULL,
+         updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX sequential_tests_by_time ON sequential_tests (updated_at);",
 ];
 
 /// The schema version this build creates and reads.

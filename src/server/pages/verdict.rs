@@ -41,6 +41,9 @@ pub struct CheckView {
     pub threshold: String,
     /// Why, in words.
     pub reason: String,
+    /// The anytime-valid evidence in sequential mode (`look 7 · e-value 240 of 100 needed ·
+    /// failed at look 5`), or `None` for a fixed-horizon check.
+    pub evidence: Option<String>,
     /// The chart (SVG with escaped text), or `None`.
     pub chart: Option<String>,
     /// Why there is no chart.
@@ -138,6 +141,7 @@ fn check_view(
             },
         ),
         threshold: check.threshold.clone(),
+        evidence: check.sequential.as_ref().map(evidence),
         reason: check.reason.clone(),
         chart,
         no_chart,
@@ -215,6 +219,20 @@ pub async fn page(
     )
 }
 
+/// The sequential test's state in words.
+fn evidence(s: &crate::verdict::Sequential) -> String {
+    let mut text = format!(
+        "look {} · e-value {} of {} needed",
+        s.look,
+        number(s.e_value),
+        number(s.threshold)
+    );
+    if let Some(at) = s.rejected_at {
+        text.push_str(&format!(" · failed at look {at}"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +258,7 @@ mod tests {
             p_value: Some(1e-9),
             threshold: "x".into(),
             reason: "canary error rate 5% vs 0.1%".into(),
+            sequential: None,
         }
     }
 
@@ -277,5 +296,26 @@ mod tests {
         assert_eq!(v.versions, Some(("v1".into(), "v2".into())));
         assert_eq!(v.checks[0].baseline, "0.001 (n = 1000)");
         assert_eq!(v.checks[0].effect, "50×");
+        assert_eq!(v.checks[0].evidence, None);
+    }
+
+    #[test]
+    fn a_sequential_check_shows_its_look_and_evidence_in_words() {
+        let s = crate::verdict::Sequential {
+            look: 7,
+            e_value: 240.0,
+            threshold: 100.0,
+            rejected_at: Some(5),
+        };
+        assert_eq!(
+            evidence(&s),
+            "look 7 · e-value 240 of 100 needed · failed at look 5"
+        );
+        let open = crate::verdict::Sequential {
+            rejected_at: None,
+            e_value: 0.5,
+            ..s
+        };
+        assert_eq!(evidence(&open), "look 7 · e-value 0.5 of 100 needed");
     }
 }

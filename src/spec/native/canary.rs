@@ -6,7 +6,7 @@ use crate::spec::check;
 use crate::spec::diagnostic::Issues;
 use crate::spec::duration::PromDuration;
 use crate::spec::model::{
-    CanaryMeasure, CanaryMetric, CanaryProfile, Counted, Direction, EffectMeasure,
+    CanaryMeasure, CanaryMetric, CanaryMode, CanaryProfile, Counted, Direction, EffectMeasure,
 };
 use crate::spec::yaml::{join_index, join_key};
 
@@ -35,6 +35,9 @@ pub struct CanaryDoc {
     thresholds: Option<ThresholdsDoc>,
     #[serde(default)]
     metrics: Vec<MetricDoc>,
+    /// `sequential` (default) or `fixed`.
+    #[serde(default)]
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +112,17 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
             (t.pass, t.marginal)
         }
     };
+    let mode = match doc.mode.as_deref() {
+        None | Some("sequential") => Some(CanaryMode::Sequential),
+        Some("fixed") => Some(CanaryMode::Fixed),
+        Some(other) => {
+            issues.error(
+                at("mode"),
+                format!("unknown mode `{other}`; expected `sequential` or `fixed`"),
+            );
+            None
+        }
+    };
     if doc.metrics.is_empty() {
         issues.error(
             at("metrics"),
@@ -142,6 +156,7 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
         pass_score,
         marginal_score,
         metrics,
+        mode: mode?,
     })
 }
 
