@@ -3,8 +3,9 @@
 //! every payload against the published formats and answer from a script.
 //!
 //! Scenario: financeanalyst-api's canary `flaky-1` is much worse than `stable-7d9f` for the
-//! first two hours and as good for the last hour (so the same rollout fails, then passes);
-//! mita-backend burns its budget at the page tier (the SLO gate fails, critical).
+//! first two hours and as good for the last hour (so the same rollout fails, then passes: its
+//! profile is switched to `mode: fixed` here, since in sequential mode a rejection is final for
+//! the rollout); mita-backend burns its budget at the page tier (the SLO gate fails, critical).
 
 mod support;
 
@@ -69,6 +70,24 @@ struct World {
     slack: Receiver,
     pagerduty: Receiver,
     secrets: tempfile::TempDir,
+    /// The example definitions, financeanalyst-api's canary judged in fixed mode.
+    slos: tempfile::TempDir,
+}
+
+/// A copy of `slo-definitions/` with financeanalyst-api's canary profile in `mode: fixed`.
+fn definitions_in_fixed_mode() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-definitions");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "financeanalyst-api.yaml" {
+            assert!(text.contains("\ncanary:\n"), "{text}");
+            text = text.replace("\ncanary:\n", "\ncanary:\n  mode: fixed\n");
+        }
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    dir
 }
 
 impl World {
@@ -81,6 +100,7 @@ impl World {
             slack: Receiver::slack(),
             pagerduty: Receiver::pagerduty(),
             secrets,
+            slos: definitions_in_fixed_mode(),
         }
     }
 
@@ -105,6 +125,7 @@ impl World {
 
     fn serve(&self, initial_backoff: &str) -> SlogateGuard {
         let mut options = ServeOptions::new(&self.prometheus.url);
+        options.slos = self.slos.path().to_path_buf();
         options.config = self.config(initial_backoff);
         SlogateGuard::start(&options)
     }

@@ -553,7 +553,6 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// Four significant digits, for reasons.
 /// A p-value for people: `= 0.0123`, or `< 0.0001` rather than a rounded `= 0`.
 fn p_text(p: f64) -> String {
     if p < 1e-4 {
@@ -563,7 +562,12 @@ fn p_text(p: f64) -> String {
     }
 }
 
+/// Four significant digits, for reasons; a million and more in scientific notation
+/// (`6.653e131`), so an overwhelming e-value stays one short word.
 pub(crate) fn sig(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e6 {
+        return format!("{x:.3e}");
+    }
     if !x.is_finite() {
         return if x.is_nan() {
             "NaN".into()
@@ -582,4 +586,19 @@ pub(crate) fn sig(x: f64) -> String {
 
 fn percent(rate: f64) -> String {
     format!("{}%", sig(rate * 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sig;
+
+    #[test]
+    fn numbers_in_reasons_have_four_significant_digits_and_huge_ones_an_exponent() {
+        assert_eq!(sig(0.012345), "0.01235");
+        assert_eq!(sig(341.2499999), "341.2");
+        assert_eq!(sig(99.99999999999991), "100");
+        assert_eq!(sig(6.6533226292462375e131), "6.653e131");
+        assert_eq!(sig(f64::INFINITY), "inf");
+        assert_eq!(sig(0.0), "0");
+    }
 }

@@ -6,6 +6,7 @@
 //! - `history`: verdicts with what they were made from ([`VerdictRecord`], [`HistoryFilter`]).
 //! - `outbox`: notifications and report emails, stored before they are sent ([`NewMessage`],
 //!   [`OutboxMessage`]); the rows of sent reports are the record that a week went out.
+//! - `notified`: what each rollout or SLO was last told, moved together with its messages.
 //! - `sequential`: the running state of sequential canary tests ([`StoredSequential`]), so a
 //!   restart neither loses evidence nor resets a test.
 //!
@@ -16,6 +17,7 @@
 //! server then answers `inconclusive` rather than a `pass` nobody could look up later.
 
 mod history;
+mod notified;
 mod outbox;
 mod schema;
 mod sequential;

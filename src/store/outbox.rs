@@ -7,18 +7,15 @@
 //! row and stores nothing, which is how a report is never sent twice and a verdict asked about
 //! again does not page again.
 //!
-//! The `notified` table remembers, per subject (a rollout, an SLO), the outcome last told, so
-//! that notifications go out on changes of state rather than on every ask.
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{Store, StoreError};
-use crate::verdict::Outcome;
 
 /// Where a message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -161,7 +158,7 @@ pub struct OutboxCounts {
 const COLUMNS: &str = "SELECT id, key, channel, target, summary, payload, created_at, state, \
                        attempts, next_attempt_at, last_error, done_at FROM outbox";
 
-fn millis(t: DateTime<Utc>) -> i64 {
+pub(super) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
@@ -178,35 +175,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Enqueued, StoreError> {
         self.check_writable("enqueue")?;
-        let conn = self.conn();
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO outbox (key, channel, target, summary, payload, created_at, state, \
-                 attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?6) \
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    message.key,
-                    message.channel.as_str(),
-                    message.target,
-                    message.summary,
-                    message.payload,
-                    millis(now),
-                ])
-            })
-            .map_err(self.err("enqueue"))?;
-        if inserted == 1 {
-            return Ok(Enqueued::New(conn.last_insert_rowid()));
-        }
-        let id = conn
-            .query_row(
-                "SELECT id FROM outbox WHERE key = ?1",
-                [&message.key],
-                |r| r.get(0),
-            )
-            .map_err(self.err("enqueue"))?;
-        Ok(Enqueued::Duplicate(id))
+        insert_message(&self.conn(), message, now).map_err(self.err("enqueue"))
     }
 
     /// Pending messages due at `now`, oldest due first, at most `limit`.
@@ -376,77 +345,37 @@ impl Store {
             )
             .map_err(self.err("prune outbox"))
     }
+}
 
-    /// The outcome last notified for `subject` and the verdict that carried it.
-    pub fn last_notified(&self, subject: &str) -> Result<Option<(Outcome, String)>, StoreError> {
-        let conn = self.conn();
-        let row: Option<(String, String)> = conn
-            .query_row(
-                "SELECT outcome, verdict_id FROM notified WHERE subject = ?1",
-                [subject],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err("last notified"))?;
-        Ok(row.and_then(|(outcome, id)| {
-            serde_json::from_value(serde_json::Value::String(outcome))
-                .ok()
-                .map(|o| (o, id))
-        }))
+/// Inserts `message` due at once, or finds the row that already has its key.
+pub(super) fn insert_message(
+    conn: &Connection,
+    message: &NewMessage,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Enqueued> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO outbox (key, channel, target, summary, payload, created_at, state, \
+             attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?6) \
+             ON CONFLICT (key) DO NOTHING",
+        )?
+        .execute(params![
+            message.key,
+            message.channel.as_str(),
+            message.target,
+            message.summary,
+            message.payload,
+            millis(now),
+        ])?;
+    if inserted == 1 {
+        return Ok(Enqueued::New(conn.last_insert_rowid()));
     }
-
-    /// Records the outcome notified for `subject` together with the messages that tell it, in
-    /// one transaction: either the state moves and the messages are queued, or neither.
-    pub fn notify_transition(
-        &self,
-        subject: &str,
-        outcome: Outcome,
-        verdict_id: &str,
-        messages: &[NewMessage],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Enqueued>, StoreError> {
-        self.check_writable("notify")?;
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(self.err("notify"))?;
-        tx.execute(
-            "INSERT INTO notified (subject, outcome, verdict_id, updated_at) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (subject) DO UPDATE SET \
-             outcome = excluded.outcome, verdict_id = excluded.verdict_id, \
-             updated_at = excluded.updated_at",
-            params![subject, outcome.to_string(), verdict_id, millis(now)],
-        )
-        .map_err(self.err("notify"))?;
-        let mut results = Vec::with_capacity(messages.len());
-        for m in messages {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO outbox (key, channel, target, summary, payload, created_at, \
-                     state, attempts, next_attempt_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?6) ON CONFLICT (key) DO NOTHING",
-                    params![
-                        m.key,
-                        m.channel.as_str(),
-                        m.target,
-                        m.summary,
-                        m.payload,
-                        millis(now)
-                    ],
-                )
-                .map_err(self.err("notify"))?;
-            results.push(if inserted == 1 {
-                Enqueued::New(tx.last_insert_rowid())
-            } else {
-                let id = tx
-                    .query_row("SELECT id FROM outbox WHERE key = ?1", [&m.key], |r| {
-                        r.get(0)
-                    })
-                    .map_err(self.err("notify"))?;
-                Enqueued::Duplicate(id)
-            });
-        }
-        tx.commit().map_err(self.err("notify"))?;
-        Ok(results)
-    }
+    conn.query_row(
+        "SELECT id FROM outbox WHERE key = ?1",
+        [&message.key],
+        |r| r.get(0),
+    )
+    .map(Enqueued::Duplicate)
 }
 
 /// Reads one row; a row that does not decode is reported with its id.
@@ -482,11 +411,12 @@ fn decode_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxMessage, StoreErro
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::verdict::Outcome;
     use chrono::Duration;
 
-    fn message(key: &str) -> NewMessage {
+    pub(in crate::store) fn message(key: &str) -> NewMessage {
         NewMessage {
             key: key.to_string(),
             channel: Channel::PagerDuty,
@@ -496,7 +426,7 @@ mod tests {
         }
     }
 
-    fn at(s: i64) -> DateTime<Utc> {
+    pub(in crate::store) fn at(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_767_225_600 + s, 0).unwrap()
     }
 
@@ -560,33 +490,6 @@ mod tests {
         assert_eq!(row.last_error.as_deref(), Some("HTTP 400: invalid"));
         assert!(store.due(at(10), 10).unwrap().is_empty());
         assert_eq!(store.next_due().unwrap(), None);
-    }
-
-    #[test]
-    fn a_transition_moves_the_state_and_queues_its_messages_together() {
-        let store = Store::open_in_memory().unwrap();
-        assert_eq!(store.last_notified("checkout/abc").unwrap(), None);
-        let queued = store
-            .notify_transition(
-                "checkout/abc",
-                Outcome::Fail,
-                "v1",
-                &[message("p1"), message("s1")],
-                at(0),
-            )
-            .unwrap();
-        assert!(matches!(queued[..], [Enqueued::New(_), Enqueued::New(_)]));
-        assert_eq!(
-            store.last_notified("checkout/abc").unwrap(),
-            Some((Outcome::Fail, "v1".to_string()))
-        );
-        store
-            .notify_transition("checkout/abc", Outcome::Pass, "v2", &[], at(1))
-            .unwrap();
-        assert_eq!(
-            store.last_notified("checkout/abc").unwrap(),
-            Some((Outcome::Pass, "v2".to_string()))
-        );
     }
 
     #[test]
