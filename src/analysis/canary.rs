@@ -8,6 +8,7 @@
 //! significantly so is `inconclusive`, never `pass`; too little data is its own answer; nothing
 //! is random, so the same inputs give the same verdict.
 
+use crate::numfmt::sig;
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure};
 use crate::verdict::{Outcome, Side};
 
@@ -562,43 +563,6 @@ fn p_text(p: f64) -> String {
     }
 }
 
-/// Four significant digits, for reasons; a million and more in scientific notation
-/// (`6.653e131`), so an overwhelming e-value stays one short word.
-pub(crate) fn sig(x: f64) -> String {
-    if x.is_finite() && x.abs() >= 1e6 {
-        return format!("{x:.3e}");
-    }
-    if !x.is_finite() {
-        return if x.is_nan() {
-            "NaN".into()
-        } else if x > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let digits = (4 - 1 - x.abs().log10().floor() as i32).max(0) as usize;
-    crate::numfmt::short(format!("{x:.digits$}").parse().unwrap_or(x))
-}
-
 fn percent(rate: f64) -> String {
     format!("{}%", sig(rate * 100.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sig;
-
-    #[test]
-    fn numbers_in_reasons_have_four_significant_digits_and_huge_ones_an_exponent() {
-        assert_eq!(sig(0.012345), "0.01235");
-        assert_eq!(sig(341.2499999), "341.2");
-        assert_eq!(sig(99.99999999999991), "100");
-        assert_eq!(sig(6.6533226292462375e131), "6.653e131");
-        assert_eq!(sig(f64::INFINITY), "inf");
-        assert_eq!(sig(0.0), "0");
-    }
 }

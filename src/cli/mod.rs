@@ -5,6 +5,7 @@ mod generate;
 mod judge;
 mod report;
 mod serve;
+mod settings;
 mod validate;
 
 use std::process::ExitCode;

@@ -8,8 +8,9 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::Args;
 
+use super::settings::SettingsArgs;
+
 use slogate::analysis::slo::GatePolicy;
-use slogate::config::Config;
 use slogate::notify::Backoff;
 use slogate::report::collect::teams;
 use slogate::report::render::{self, RenderOptions};
@@ -29,37 +30,18 @@ use slogate::store::{MessageState, Store};
 /// for `slogate serve` to retry, and the command exits 1 with the reason.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Configuration file (YAML; every key optional).
-    #[arg(long, env = "SLOGATE_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Write `<team>-<week>.eml`, `.html` and `.png` into DIR instead of sending.
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
     /// The week, as YYYY-Www (default: the last full week in report.timezone).
     #[arg(long)]
     week: Option<String>,
-    /// Prometheus base URL.
-    #[arg(long, env = "SLOGATE_PROMETHEUS_URL")]
-    prometheus: Option<String>,
-    /// SLO definitions: a directory or file.
-    #[arg(long, env = "SLOGATE_SLOS")]
-    slos: Option<PathBuf>,
-    /// SQLite file of the verdict history and outbox.
-    #[arg(long, env = "SLOGATE_DB")]
-    db: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(args.config.as_deref())?;
-    if let Some(v) = args.prometheus {
-        config.prometheus.url = v;
-    }
-    if let Some(v) = args.slos {
-        config.slos = v;
-    }
-    if let Some(v) = args.db {
-        config.db = v;
-    }
+    let config = args.settings.load()?;
     let env_tokens = std::env::var("SLOGATE_API_TOKENS").ok();
     let settings = config.settings(env_tokens.as_deref())?;
     let report = settings.report.clone();

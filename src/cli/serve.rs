@@ -1,13 +1,13 @@
 //! `slogate serve`: the gatekeeper service.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
-use slogate::config::Config;
+use super::settings::SettingsArgs;
+
 use slogate::telemetry::{self, LogFormat};
 
 /// Serve the gates (Argo Rollouts web provider, Flagger webhooks), the verdict history and SLO
@@ -19,21 +19,11 @@ use slogate::telemetry::{self, LogFormat};
 /// SIGHUP reloads the SLO definitions; SIGTERM stops after answering the requests in flight.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Configuration file (YAML; every key optional).
-    #[arg(long, env = "SLOGATE_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Address to listen on (e.g. 127.0.0.1:8080).
     #[arg(long, env = "SLOGATE_LISTEN")]
     listen: Option<String>,
-    /// Prometheus base URL.
-    #[arg(long, env = "SLOGATE_PROMETHEUS_URL")]
-    prometheus: Option<String>,
-    /// SLO definitions: a directory or file.
-    #[arg(long, env = "SLOGATE_SLOS")]
-    slos: Option<PathBuf>,
-    /// SQLite file of the verdict history.
-    #[arg(long, env = "SLOGATE_DB")]
-    db: Option<PathBuf>,
     /// Serve without tokens on a non-loopback address.
     #[arg(long, env = "SLOGATE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -46,18 +36,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let mut config = args.settings.load()?;
     if let Some(v) = args.listen {
         config.listen = v;
-    }
-    if let Some(v) = args.prometheus {
-        config.prometheus.url = v;
-    }
-    if let Some(v) = args.slos {
-        config.slos = v;
-    }
-    if let Some(v) = args.db {
-        config.db = v;
     }
     if args.allow_unauthenticated {
         config.allow_unauthenticated = true;

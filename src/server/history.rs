@@ -59,18 +59,24 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let store = state.store.clone();
-    let lookup = id.clone();
-    let stored = tokio::task::spawn_blocking(move || store.get(&lookup))
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the history reader stopped: {e}")))?
-        .map_err(|e| ApiError::unavailable(format!("the history cannot be read: {e}")))?
+    let stored = lookup(&state, &id)
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_verdict", format!("no verdict {id:?}")))?;
     Ok(Json(json!({
         "verdict": stored.verdict,
         "inputs": stored.inputs,
         "recorded_at": rfc3339(stored.recorded_at),
     })))
+}
+
+/// The verdict with this id, read off the async threads; `None` when it is not in the history.
+pub(super) async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredVerdict>, ApiError> {
+    let store = state.store.clone();
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || store.get(&id))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the history reader stopped: {e}")))?
+        .map_err(|e| ApiError::unavailable(format!("the history cannot be read: {e}")))
 }
 
 /// A list entry: the whole verdict (reasons included) without the inputs.

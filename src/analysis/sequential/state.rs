@@ -13,7 +13,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RateRatioTest, SignTest, Worse};
-use crate::analysis::canary::{Classification, MetricData, MetricJudgement, sig};
+use crate::analysis::canary::{Classification, MetricData, MetricJudgement};
+use crate::numfmt::sig;
 use crate::spec::{CanaryMeasure, CanaryMetric, Counted, Direction};
 use crate::verdict::{Outcome, Sequential};
 

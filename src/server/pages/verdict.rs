@@ -11,7 +11,6 @@ use super::chart;
 use super::render::{PageError, render};
 use super::view::{Badge, number};
 use crate::analysis::distribution::Distribution;
-use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::StoredVerdict;
 use crate::verdict::{Check, Outcome, Side, VerdictKind, rfc3339};
@@ -200,12 +199,8 @@ pub async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
-    let store = state.store.clone();
-    let lookup = id.clone();
-    let stored = tokio::task::spawn_blocking(move || store.get(&lookup))
-        .await
-        .map_err(|e| ApiError::unavailable(format!("the history reader stopped: {e}")))?
-        .map_err(|e| ApiError::unavailable(format!("the history cannot be read: {e}")))?
+    let stored = crate::server::history::lookup(&state, &id)
+        .await?
         .ok_or_else(|| {
             PageError::not_found(format!(
                 "there is no verdict {id:?} in the history (it may have been pruned)"
