@@ -219,8 +219,8 @@ fn evidence(s: &crate::verdict::Sequential) -> String {
     let mut text = format!(
         "look {} · e-value {} of {} needed",
         s.look,
-        number(s.e_value),
-        number(s.threshold)
+        crate::numfmt::sig(s.e_value),
+        crate::numfmt::sig(s.threshold)
     );
     if let Some(at) = s.rejected_at {
         text.push_str(&format!(" · failed at look {at}"));
@@ -312,5 +312,14 @@ mod tests {
             ..s
         };
         assert_eq!(evidence(&open), "look 7 · e-value 0.5 of 100 needed");
+        let overwhelming = crate::verdict::Sequential {
+            e_value: 3.0671e127,
+            threshold: 99.99999999999991,
+            ..s
+        };
+        assert_eq!(
+            evidence(&overwhelming),
+            "look 7 · e-value 3.067e127 of 100 needed · failed at look 5"
+        );
     }
 }
