@@ -109,7 +109,7 @@ fn main() {
         median(enqueue_ms)
     );
     println!(
-        "outbox/dispatch: {:.3} ms per message (due query + instant transport + fsynced result commit)",
+        "outbox/dispatch: {:.3} ms per message (due query + fsynced claim + instant transport + fsynced result commit)",
         median(dispatch_ms)
     );
     println!(

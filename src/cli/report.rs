@@ -152,7 +152,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         let rows = deliver::send_now(
             store.clone(),
-            &transport,
+            Arc::new(transport),
             &keys,
             Backoff::default(),
             smtp.timeout,

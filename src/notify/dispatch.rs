@@ -9,6 +9,8 @@
 //! - Rejected (the receiver calls the payload invalid): marked `rejected`, logged, counted;
 //!   never sent again.
 //!
+//! Every attempt first claims its row (a compare-and-swap on `next_attempt_at` that leases it
+//! for the timeout plus a margin), so two processes on one database never send a row at once.
 //! Every outcome is committed to the store before the next attempt, so a restart resumes each
 //! message where it stood. The one window left is a crash after the receiver accepted and before
 //! the `sent` commit: that message is sent again on restart (at least once); PagerDuty collapses
@@ -30,6 +32,9 @@ use crate::telemetry::names;
 const BATCH: usize = 32;
 /// Messages of one batch in flight at once (a slow receiver does not hold up the others).
 const CONCURRENCY: usize = 4;
+/// How long past its timeout an attempt holds its row: a process that dies mid-attempt leaves
+/// the row due again after this.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How long the dispatcher sleeps at most when nothing is due: the store is looked at again,
 /// so a message enqueued by another process (the `report` command) is picked up too.
 const IDLE_POLL: Duration = Duration::from_secs(30);
@@ -142,12 +147,8 @@ impl Dispatcher {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let store = self.store.clone();
         let due = blocking(move || store.due(now, BATCH)).await?;
-        let attempts = due.len();
-        let results: Vec<Result<(), StoreError>> = futures::stream::iter(due)
-            .map(|message| async move {
-                let delivery = self.attempt(&message).await;
-                self.record(message, delivery).await
-            })
+        let results: Vec<Result<bool, StoreError>> = futures::stream::iter(due)
+            .map(|message| self.send(message))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -155,8 +156,25 @@ impl Dispatcher {
         if let Ok(pending) = blocking(move || store.pending_count()).await {
             metrics::gauge!(names::OUTBOX_PENDING).set(pending as f64);
         }
-        results.into_iter().collect::<Result<(), _>>()?;
+        let mut attempts = 0;
+        for sent in results {
+            attempts += usize::from(sent?);
+        }
         Ok(attempts)
+    }
+
+    /// One attempt on `message` (as read from the store), recorded: claimed first, so that no
+    /// other process attempts it at the same time. Returns `false`, attempting nothing, when
+    /// the row changed since it was read (another process took it, or it is finished).
+    pub async fn send(&self, message: OutboxMessage) -> Result<bool, StoreError> {
+        let lease = chrono::Duration::from_std(self.timeout + LEASE_MARGIN).unwrap_or_default();
+        let (store, id, seen) = (self.store.clone(), message.id, message.next_attempt_at);
+        if !blocking(move || store.claim(id, seen, Utc::now() + lease)).await? {
+            return Ok(false);
+        }
+        let delivery = self.attempt(&message).await;
+        self.record(message, delivery).await?;
+        Ok(true)
     }
 
     /// The wait until the next message is due, at most [`IDLE_POLL`].
@@ -298,6 +316,75 @@ mod tests {
             Duration::from_secs(5),
         );
         (d, transport, id)
+    }
+
+    /// Delivers, but only once `release` is notified: holds an attempt open.
+    struct Held {
+        release: Arc<Notify>,
+        delivered: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Transport for Held {
+        fn channel(&self) -> Channel {
+            Channel::Slack
+        }
+        fn deliver<'a>(&'a self, _: &'a OutboxMessage) -> futures::future::BoxFuture<'a, Delivery> {
+            async move {
+                self.release.notified().await;
+                self.delivered
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Delivery::Delivered
+            }
+            .boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn two_dispatchers_on_one_database_send_a_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let (a, b) = (
+            Arc::new(Store::open(&path).unwrap()),
+            Arc::new(Store::open(&path).unwrap()),
+        );
+        let message = NewMessage {
+            key: "report/payments/2026-W48".into(),
+            channel: Channel::Slack,
+            target: "t".into(),
+            summary: "s".into(),
+            payload: b"{}".to_vec(),
+        };
+        a.enqueue(&message, Utc::now()).unwrap();
+        // Both processes have read the row as due.
+        let row = a.due(Utc::now(), 1).unwrap().remove(0);
+        assert_eq!(b.due(Utc::now(), 1).unwrap()[0], row);
+        // The first's attempt stays open until the second has tried; the second's goes through
+        // at once (its permit is stored), so neither can wait on the other.
+        let release = Arc::new(Notify::new());
+        let at_once = Arc::new(Notify::new());
+        at_once.notify_one();
+        let delivered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let dispatcher = |store, release: &Arc<Notify>| {
+            let held = Arc::new(Held {
+                release: release.clone(),
+                delivered: delivered.clone(),
+            });
+            let timeout = Duration::from_secs(5);
+            Dispatcher::new(store, vec![held], Backoff::default(), timeout).0
+        };
+        let first = dispatcher(a.clone(), &release);
+        let second = dispatcher(b, &at_once);
+        let (one, other) = tokio::join!(first.send(row.clone()), async {
+            let sent = second.send(row.clone()).await;
+            // Let the first's attempt (if it holds the row) finish.
+            release.notify_one();
+            sent
+        });
+        let (one, other) = (one.unwrap(), other.unwrap());
+        assert!(one != other, "exactly one of them attempts: {one} {other}");
+        assert_eq!(delivered.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let row = a.outbox_message(row.id).unwrap().unwrap();
+        assert_eq!((row.state, row.attempts), (MessageState::Sent, 1));
     }
 
     #[test]

@@ -207,6 +207,28 @@ impl Store {
         Ok(ms.map(from_millis))
     }
 
+    /// Takes the attempt on a pending message: moves its `next_attempt_at` from the value the
+    /// caller read (`seen`) to `until`, and says whether it did. Only one process wins the
+    /// compare-and-swap, so the dispatcher of `serve` and a `slogate report` never send the same
+    /// row at once; a process that dies mid-attempt leaves the row due again at `until`.
+    pub fn claim(
+        &self,
+        id: i64,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.check_writable("claim")?;
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?3 \
+                 WHERE id = ?1 AND state = 'pending' AND next_attempt_at = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, millis(seen), millis(until)]))
+            .map_err(self.err("claim"))?;
+        Ok(changed == 1)
+    }
+
     /// Marks a message delivered.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.finish(id, MessageState::Sent, None, now)
@@ -473,6 +495,34 @@ pub(super) mod tests {
         let retried = store.outbox_message(ids[0]).unwrap().unwrap();
         assert_eq!(retried.attempts, 1);
         assert_eq!(retried.last_error.as_deref(), Some("HTTP 500"));
+    }
+
+    #[test]
+    fn only_one_claim_on_what_was_read_wins() {
+        let store = Store::open_in_memory().unwrap();
+        let Enqueued::New(id) = store.enqueue(&message("k"), at(0)).unwrap() else {
+            panic!()
+        };
+        let seen = store.due(at(0), 1).unwrap()[0].next_attempt_at;
+        assert!(store.claim(id, seen, at(40)).unwrap());
+        assert!(
+            !store.claim(id, seen, at(40)).unwrap(),
+            "a second claim on the same read"
+        );
+        assert!(
+            store.due(at(39), 10).unwrap().is_empty(),
+            "claimed rows are not due"
+        );
+        assert_eq!(
+            store.due(at(40), 10).unwrap().len(),
+            1,
+            "due again after the lease"
+        );
+        store.mark_sent(id, at(1)).unwrap();
+        assert!(
+            !store.claim(id, at(40), at(80)).unwrap(),
+            "a sent row is never claimed"
+        );
     }
 
     #[test]
