@@ -54,6 +54,17 @@ fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A Prometheus duration that must be longer than zero, refused naming `setting`.
+pub(crate) fn positive_duration(setting: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = PromDuration::parse(text)
+        .map_err(|e| invalid(setting, format!("{text:?}: {e}")))?
+        .as_std();
+    if d.is_zero() {
+        return Err(invalid(setting, "must be longer than 0s"));
+    }
+    Ok(d)
+}
+
 /// The whole configuration, as `slogate.yaml` spells it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -310,15 +321,7 @@ impl Config {
                 format!("{:?} is not ADDRESS:PORT ({e})", self.listen),
             )
         })?;
-        let duration = |setting: &str, text: &str| -> Result<Duration, ConfigError> {
-            let d = PromDuration::parse(text)
-                .map_err(|e| invalid(setting, format!("{text:?}: {e}")))?
-                .as_std();
-            if d.is_zero() {
-                return Err(invalid(setting, "must be longer than 0s"));
-            }
-            Ok(d)
-        };
+        let duration = positive_duration;
         let request_deadline = duration("request_deadline", &self.request_deadline)?;
         let query_timeout = duration("prometheus.query_timeout", &self.prometheus.query_timeout)?;
         if query_timeout >= request_deadline {

@@ -17,7 +17,6 @@ use serde::Deserialize;
 
 use super::Backoff;
 use crate::config::ConfigError;
-use crate::spec::PromDuration;
 use crate::verdict::{Outcome, VerdictKind};
 
 /// `notify:`.
@@ -285,15 +284,7 @@ impl NotifyConfig {
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<NotifySettings, ConfigError> {
-        let duration = |setting: &str, text: &str| -> Result<Duration, ConfigError> {
-            let d = PromDuration::parse(text)
-                .map_err(|e| invalid(setting, format!("{text:?}: {e}")))?
-                .as_std();
-            if d.is_zero() {
-                return Err(invalid(setting, "must be longer than 0s"));
-            }
-            Ok(d)
-        };
+        let duration = crate::config::positive_duration;
         let backoff = Backoff {
             initial: duration("notify.backoff.initial", &self.backoff.initial)?,
             max: duration("notify.backoff.max", &self.backoff.max)?,
