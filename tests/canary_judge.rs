@@ -1,10 +1,12 @@
-//! The canary judge on values: Kayenta's known false passes are not passes, constant samples
+//! The canary judge on values: Kayenta's known false passes are not passes (in the descriptive
+//! judge and in the decision of fixed mode), four values a side never pass, constant samples
 //! answer the same every time, and a simulation of 1,000 A/A comparisons and 1,000 comparisons
 //! with a 20% latency shift bounds the false-fail rate and the power.
 
 use slogate::analysis::canary::{
     Classification, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric,
 };
+use slogate::analysis::sequential::{self, Judging, judge_fixed};
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
 use slogate::verdict::Outcome;
 
@@ -64,6 +66,41 @@ fn kayentas_known_false_passes_are_not_passes() {
         let j = judge_metric(&metric(*min), &values(baseline, canary), DEFAULT_CONFIDENCE);
         assert_ne!(j.outcome, Outcome::Pass, "{name}: {}", j.reason);
         assert_ne!(j.classification, Classification::Pass, "{name}");
+        // The decision (fixed mode, `slogate judge`) with the default tolerance of values.
+        let mut m = metric(*min);
+        m.allowed_increase = slogate::spec::DEFAULT_ALLOWED_INCREASE_VALUES;
+        let j = judge_fixed(&m, &values(baseline, canary), 1.0, DEFAULT_CONFIDENCE);
+        assert_eq!(j.outcome, Outcome::Fail, "{name}: {}", j.reason);
+    }
+}
+
+#[test]
+fn four_values_a_side_never_pass_whatever_they_are() {
+    let alpha = sequential::level(DEFAULT_CONFIDENCE);
+    let cases: [[f64; 4]; 4] = [
+        [0.2, 0.2, 0.2, 0.2],
+        [0.2, 0.21, 0.19, 0.2],
+        [0.1, 0.5, 0.3, 0.2],
+        [0.0, 0.0, 0.0, 0.0],
+    ];
+    for b in &cases {
+        for c in &cases {
+            let data = values(b, c);
+            let fixed = judge_fixed(&metric(None), &data, 1.0, DEFAULT_CONFIDENCE);
+            assert_ne!(
+                fixed.outcome,
+                Outcome::Pass,
+                "{b:?} vs {c:?}: {}",
+                fixed.reason
+            );
+            for last in [false, true] {
+                let state = sequential::advance(None, &metric(None), &data, 1.0, 1, alpha);
+                let described = judge_metric(&metric(None), &data, DEFAULT_CONFIDENCE);
+                let judging = Judging::Sequential { last };
+                let j = sequential::decide(&metric(None), &state, described, 1, alpha, judging);
+                assert_ne!(j.outcome, Outcome::Pass, "{b:?} vs {c:?}: {}", j.reason);
+            }
+        }
     }
 }
 
@@ -99,7 +136,7 @@ fn too_little_data_is_its_own_answer() {
     );
     assert!(
         j.reason
-            .contains("baseline 2 and canary 3 samples, at least 10 per side needed"),
+            .contains("baseline 2 and canary 3 samples, at least 5 per side needed"),
         "{}",
         j.reason
     );

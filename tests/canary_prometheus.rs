@@ -1,6 +1,7 @@
 //! Canary analysis against a real Prometheus: baseline and canary told apart by the
 //! pod-template-hash label (added to the queries through the syntax tree). A canary with a
-//! higher error ratio fails, an equal one passes, a canary with no traffic is inconclusive.
+//! higher error ratio fails, an equal one passes (also asked like Argo, ten looks of the
+//! sequential test, at every look), a canary with no traffic is inconclusive.
 
 mod support;
 
@@ -8,9 +9,12 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use slogate::analysis::canary::DEFAULT_CONFIDENCE;
-use slogate::evaluate::canary::{CanaryRequest, CanarySources, canary_verdict, evaluate_canary};
+use slogate::evaluate::canary::{
+    CanaryRequest, CanarySources, canary_verdict, evaluate_canary, judge_canary,
+};
 use slogate::source::{PrometheusSettings, PrometheusSource};
 use slogate::spec::load_texts;
+use slogate::store::Store;
 use slogate::verdict::Outcome;
 use support::prometheus::PrometheusGuard;
 use support::scenario::{Scenario, Segment, Workload};
@@ -77,6 +81,7 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
             canary: canary.into(),
             start: end - 1800,
             end,
+            last: false,
         };
         let judgement = runtime.block_on(evaluate_canary(
             &CanarySources {
@@ -109,7 +114,9 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
         "{b:?} {c:?}"
     );
     assert!(
-        errors.reason.contains("significantly higher"),
+        errors
+            .reason
+            .starts_with("canary error rate (error-rate) exceeds baseline by more than 20%"),
         "{}",
         errors.reason
     );
@@ -128,4 +135,39 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
     let json = serde_json::to_value(&silent).unwrap();
     assert_eq!(json["kind"], "canary");
     assert_eq!(json["checks"][0]["classification"], "nodata");
+
+    // Asked as the generated AnalysisTemplate asks: a 10-minute lookback every minute from
+    // five minutes into the step, ten times; each ask one look of the sequential test kept in
+    // the store. An equal canary passes at every look.
+    let store = std::sync::Arc::new(Store::open_in_memory().unwrap());
+    let sources = CanarySources {
+        service: "shop".into(),
+        prometheus: &source,
+        spans: None,
+    };
+    let step_start = end - 1800;
+    for look in 1..=10u64 {
+        let at = step_start + 240 + 60 * look as i64;
+        let request = CanaryRequest {
+            baseline: "stable".into(),
+            canary: "same".into(),
+            start: at - 600,
+            end: at,
+            last: look == 10,
+        };
+        let judgement = runtime.block_on(judge_canary(
+            &store,
+            &sources,
+            &profile,
+            &request,
+            DEFAULT_CONFIDENCE,
+        ));
+        let verdict = canary_verdict("shop", &judgement, request.start, request.end);
+        assert_eq!(verdict.verdict, Outcome::Pass, "look {look}: {verdict:#?}");
+        for check in &verdict.checks {
+            let evidence = check.sequential.as_ref().expect("sequential evidence");
+            assert_eq!(evidence.look, look, "{}", check.reason);
+            assert!(evidence.e_value < evidence.threshold, "{}", check.reason);
+        }
+    }
 }

@@ -44,7 +44,7 @@ fn the_golden_case_gives_rs_interval_and_fails_the_canary() {
         check["reason"]
             .as_str()
             .unwrap()
-            .contains("significantly higher"),
+            .starts_with("canary sample is higher than baseline by more than 5%"),
         "{check}"
     );
 }
@@ -166,22 +166,37 @@ fn replay(looks: &str) -> (Output, tempfile::TempDir) {
 
 #[test]
 fn a_sequential_replay_prints_a_verdict_per_look_with_the_evidence_and_fails_once_it_rejects() {
-    let looks = "{\"baseline\": {\"errors\": 3, \"total\": 1000}, \"canary\": {\"errors\": 9, \"total\": 1000}}\n\
-                 # a comment line\n\
-                 {\"baseline\": {\"errors\": 10, \"total\": 1000}, \"canary\": {\"errors\": 40, \"total\": 1000}}\n";
-    let (out, _dir) = replay(looks);
+    // A first look that only looks worse (9 errors against 3) passes; then four times the
+    // errors, look after look, until the evidence is conclusive.
+    let mut looks = String::from(
+        "{\"baseline\": {\"errors\": 3, \"total\": 1000}, \"canary\": {\"errors\": 9, \"total\": 1000}}\n\
+         # a comment line\n",
+    );
+    for _ in 0..9 {
+        looks.push_str(
+            "{\"baseline\": {\"errors\": 10, \"total\": 1000}, \"canary\": {\"errors\": 40, \"total\": 1000}}\n",
+        );
+    }
+    let (out, _dir) = replay(&looks);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["verdict"], "inconclusive", "{:#}", lines[0]);
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0]["verdict"], "pass", "{:#}", lines[0]);
     assert_eq!(lines[0]["checks"][0]["sequential"]["look"], 1);
-    assert_eq!(lines[1]["verdict"], "fail", "{:#}", lines[1]);
-    let evidence = &lines[1]["checks"][0]["sequential"];
-    assert_eq!(evidence["rejected_at"], 2, "{evidence}");
+    let last = &lines[9];
+    assert_eq!(last["verdict"], "fail", "{last:#}");
+    let evidence = &last["checks"][0]["sequential"];
+    let rejected = evidence["rejected_at"].as_u64().expect("rejected") as usize;
+    assert!((2..=10).contains(&rejected), "{evidence}");
     assert!(evidence["e_value"].as_f64().unwrap() >= 100.0, "{evidence}");
+    // Before the rejection every look passes; from it on every look fails.
+    for (i, line) in lines.iter().enumerate() {
+        let want = if i + 1 < rejected { "pass" } else { "fail" };
+        assert_eq!(line["verdict"], want, "look {}: {line:#}", i + 1);
+    }
 }
 
 #[test]

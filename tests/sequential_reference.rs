@@ -1,10 +1,12 @@
 //! The sequential tests' e-values against scipy, computed another way: the sign test's mixture
 //! by numerical integration (slogate: the incomplete-beta closed form), the rate-ratio test's
-//! by products of binomial probabilities look by look (slogate: its sufficient statistic).
+//! by tempered products of binomial probabilities look by look with the dispersion estimated
+//! in numpy (slogate: its sufficient statistic), the shift test's normal mixture by numerical
+//! integration (slogate: the closed form).
 //! Values and the script that produced them: `tests/data/stats/sequential*.{py,json}`.
 
 use serde_json::Value;
-use slogate::analysis::sequential::{RateRatioTest, Worse, sign_test_log_e_value};
+use slogate::analysis::sequential::{RateRatioTest, ShiftTest, Worse, sign_test_log_e_value};
 
 const REFERENCE: &str = include_str!("data/stats/sequential_reference.json");
 
@@ -50,10 +52,38 @@ fn the_rate_ratio_tests_e_values_match_scipys_binomial_products() {
                 .iter()
                 .map(|v| v.as_u64().unwrap())
                 .collect();
-            test.update(n[0], n[1], n[2], n[3]);
+            test.update(n[0], n[1], n[2], n[3], n.get(4).map_or(1.0, |m| *m as f64));
         }
         let want = case["log_e"].as_f64().unwrap();
         let got = test.log_e_value();
         assert!(close(got, want), "{case}: ln E {got} vs scipy {want}");
+    }
+}
+
+#[test]
+fn the_shift_tests_e_values_match_scipys_numerical_integration() {
+    let reference: Value = serde_json::from_str(REFERENCE).unwrap();
+    let cases = reference["shift"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    let numbers = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for case in cases {
+        let worse = match case["worse"].as_str().unwrap() {
+            "higher" => Worse::Higher,
+            _ => Worse::Lower,
+        };
+        let mut test = ShiftTest::new(case["tolerance"].as_f64().unwrap(), worse);
+        test.update(&numbers(&case["baseline"]), &numbers(&case["canary"]));
+        let want = case["log_e"].as_f64().unwrap();
+        let got = test.log_e_value();
+        assert!(
+            (got - want).abs() <= 1e-7 * want.abs().max(1.0),
+            "{case}: ln E {got} vs scipy {want}"
+        );
     }
 }

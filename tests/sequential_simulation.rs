@@ -1,12 +1,14 @@
-//! Simulated rollouts asked at every look, as Argo asks: the anytime-valid gate keeps the share
-//! of A/A rollouts that ever fail under its level, where the fixed-horizon judge asked at every
-//! look does not, and it stops 2x error rates and 20% latency shifts early.
+//! Simulated rollouts asked at every look, as Argo asks, on textbook data (Poisson counts,
+//! independent latencies): the anytime-valid gate keeps the share of A/A rollouts that ever
+//! fail under its level, where the fixed-horizon judge asked at every look does not, and it
+//! stops 2x error rates and 20% latency shifts early. Production-shaped noise and Argo's
+//! analysis rules: `tests/canary_noise.rs`.
 //!
 //! `cargo test --test sequential_simulation -- --nocapture` prints the figures that
 //! `docs/statistics.md` quotes.
 
 use slogate::analysis::canary::{Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
-use slogate::analysis::sequential::{MetricState, advance, decide, level};
+use slogate::analysis::sequential::{Judging, MetricState, advance, decide, level};
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
 use slogate::verdict::Outcome;
 
@@ -116,7 +118,7 @@ fn counts_rollout(
             baseline: b,
             canary: c,
         };
-        let s = advance(state.take(), m, &increment, look, alpha);
+        let s = advance(state.take(), m, &increment, 1.0, look, alpha);
         let cumulative = MetricData::Events {
             baseline: b_total,
             canary: c_total,
@@ -126,7 +128,14 @@ fn counts_rollout(
             run.fixed_fail.get_or_insert(look);
             run.fixed_at_end = look == LOOKS;
         }
-        let gate = decide(m, &s, fixed, look, alpha);
+        let gate = decide(
+            m,
+            &s,
+            fixed,
+            look,
+            alpha,
+            Judging::Sequential { last: false },
+        );
         if gate.outcome == Outcome::Fail {
             run.sequential_fail.get_or_insert(look);
         }
@@ -213,7 +222,9 @@ fn a_doubled_error_rate_is_stopped_early_in_at_least_95_percent_of_rollouts() {
         before_last >= ROLLOUTS * 95 / 100,
         "only {before_last} stopped before the last look"
     );
-    assert!(median(stopped) <= 15.0);
+    // One-minute looks of clean Poisson counts: the dispersion allowance (each look may vary
+    // by a rate CV of 0.5 until the data show otherwise) costs looks here; median 7 without it.
+    assert!(median(stopped) <= 20.0);
 }
 
 /// The look at which the sign test on paired latencies first rejects, if it does.
@@ -227,6 +238,7 @@ fn latency_rollout(rng: &mut Rng, m: &CanaryMetric, shift: f64) -> Option<u64> {
             state.take(),
             m,
             &MetricData::Values { baseline, canary },
+            1.0,
             look,
             alpha,
         );

@@ -30,7 +30,7 @@ fn evidence(verdict: &Value) -> &Value {
 /// The stored state of one analysis, read from the database file itself.
 fn stored(db: &std::path::Path, canary: &str) -> Value {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let key = format!("financeanalyst-api/stable-7d9f..{canary}");
+    let key = format!("financeanalyst-api|stable-7d9f|{canary}");
     let text: String = conn
         .query_row(
             "SELECT state_json FROM sequential_tests WHERE key = ?1",

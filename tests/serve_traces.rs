@@ -1,7 +1,8 @@
 //! Canary statistics from traces: the real OpenTelemetry Python SDK exports server spans of
 //! each version to `slogate serve`, and the canary gate judges them (a 30% slower canary fails
-//! the latency check, an equal one passes, 5% errors against 0.1% fails). Then the receiver's
-//! conformance: the OTLP example, gzip, truncated, garbage, oversized and mistyped bodies.
+//! the latency check, an equal one passes, also asked like Argo at ten looks, 5% errors
+//! against 0.1% fails). Then the receiver's conformance: the OTLP example, gzip, truncated,
+//! garbage, oversized and mistyped bodies.
 
 mod support;
 
@@ -49,7 +50,23 @@ fn python() -> PathBuf {
     )
 }
 
+/// Spans end within the last nine minutes: nine paired minutes for the gate's latency test (it
+/// judges per-minute medians), all inside a 10-minute lookback (which covers between nine and
+/// ten minutes of one-minute buckets).
+const SPREAD_SECS: i64 = 540;
+
 fn export(slogate: &SlogateGuard, version: &str, median_ms: f64, error_ratio: f64, seed: u32) {
+    export_over(slogate, version, median_ms, error_ratio, seed, SPREAD_SECS);
+}
+
+fn export_over(
+    slogate: &SlogateGuard,
+    version: &str,
+    median_ms: f64,
+    error_ratio: f64,
+    seed: u32,
+    spread_secs: i64,
+) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_spans.py");
     let out = Command::new(python())
         .arg(script)
@@ -57,6 +74,7 @@ fn export(slogate: &SlogateGuard, version: &str, median_ms: f64, error_ratio: f6
         .arg(median_ms.to_string())
         .arg(error_ratio.to_string())
         .arg(seed.to_string())
+        .arg(spread_secs.to_string())
         .output()
         .expect("python with opentelemetry-sdk (scripts/test installs it in target/pyenv)");
     assert!(
@@ -132,6 +150,40 @@ fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
 
     let silent = gate(&slogate, "v9-never-deployed");
     assert_eq!(silent["verdict"], "inconclusive", "{silent:#}");
+}
+
+#[test]
+fn an_equal_canary_asked_like_argo_passes_at_each_of_ten_looks() {
+    let (_dir, slos) = definitions();
+    let mut options = ServeOptions::new("http://127.0.0.1:9");
+    options.slos = slos;
+    let slogate = SlogateGuard::start(&options);
+    let now = chrono::Utc::now().timestamp();
+    // Ten minutes of spans: the first ask's window holds the oldest minute of them.
+    export_over(&slogate, "v1", 100.0, 0.001, 11, 600);
+    export_over(&slogate, "v2", 100.0, 0.001, 12, 600);
+    // Argo's asks a minute apart, each a 10-minute lookback, the first a minute into the
+    // spans, given as explicit windows so the test need not wait; the tenth ask is the last.
+    for look in 1..=10i64 {
+        let end = now - 60 * (10 - look);
+        let body = format!(
+            r#"{{"service":"checkout","baseline":{{"version":"v1"}},"canary":{{"version":"v2"}},
+                "window":{{"start":"{}","end":"{end}"}},"final":{}}}"#,
+            end - 600,
+            look == 10
+        );
+        let (status, verdict) = slogate.post("/api/v1/gates/canary", &body);
+        assert_eq!(status, 200, "{verdict:#}");
+        assert_eq!(verdict["verdict"], "pass", "look {look}: {verdict:#}");
+        for name in ["latency", "errors"] {
+            let evidence = &check(&verdict, name)["sequential"];
+            assert_eq!(evidence["look"], look, "{verdict:#}");
+            assert!(
+                evidence["e_value"].as_f64().unwrap() < evidence["threshold"].as_f64().unwrap(),
+                "{verdict:#}"
+            );
+        }
+    }
 }
 
 /// The OTLP example of the specification's repository, as JSON.

@@ -17,8 +17,10 @@ use super::stats::{self, Alternative};
 
 /// Confidence of the intervals and tests (Kayenta uses 98%).
 pub const DEFAULT_CONFIDENCE: f64 = 0.98;
-/// Fewest values per side to compare distributions when the metric names no minimum.
-pub const DEFAULT_MIN_VALUES: u64 = 10;
+/// Fewest values per side to compare distributions when the metric names no minimum: five
+/// minutes of a per-minute series (a canary step's first look, five minutes in, has them);
+/// four values a side never pass.
+pub const DEFAULT_MIN_VALUES: u64 = 5;
 /// Fewest events per side to compare rates when the metric names no minimum.
 pub const DEFAULT_MIN_EVENTS: u64 = 100;
 
@@ -106,6 +108,9 @@ pub struct MetricJudgement {
     pub threshold: String,
     /// Why, in words.
     pub reason: String,
+    /// What the data showed, in words (sides, effect, interval), without a judgement: the
+    /// decision's reasons quote it.
+    pub observed: String,
     /// Weight in the score.
     pub weight: f64,
     /// Score group.
@@ -134,6 +139,7 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         p_value: None,
         threshold: tolerance_text(metric),
         reason: String::new(),
+        observed: String::new(),
         weight: metric.weight,
         group: metric.group.clone(),
         distribution: Distribution::of(data),
@@ -342,6 +348,7 @@ fn classify(metric: &CanaryMetric, ev: &Evidence, confidence: f64, j: &mut Metri
     // One-sided level matching the two-sided interval at `confidence` (1% each way at 98%).
     let alpha = (1.0 - confidence) / 2.0;
     j.effect = ev.effect.is_finite().then_some(ev.effect);
+    j.observed = format!("{}, effect {}x", ev.describe, sig(ev.effect));
     let up = matches!(metric.direction, Direction::Increase | Direction::Either);
     let down = matches!(metric.direction, Direction::Decrease | Direction::Either);
     let worse_up = up && ev.effect > metric.allowed_increase;

@@ -103,7 +103,11 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
         },
         _ => MetricData::Values { baseline, canary },
     };
-    let judgement = canary::judge_metric(&metric, &data, confidence);
+    // The gate's fixed mode on the two files: the noise-robust test decides, the descriptive
+    // judge (R's rank-sum statistics) reports the sides, the shift and its interval.
+    // The files are one window; its length is not known, so the counts' rate noise is taken
+    // as that of one minute (the most cautious).
+    let judgement = slogate::analysis::sequential::judge_fixed(&metric, &data, 1.0, confidence);
     let result = canary::judge(vec![judgement], 100.0, 0.0);
     let now = Utc::now().timestamp();
     let verdict = canary_verdict("offline", &result, now, now);
@@ -168,6 +172,13 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
     let mut look = 0;
     let mut last = None;
     let mut out = std::io::stdout().lock();
+    // The last look line: there, evidence that contradicts itself is inconclusive.
+    let last_line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !(l.trim().is_empty() || l.trim_start().starts_with('#')))
+        .map(|(i, _)| i)
+        .last();
     for (i, line) in text.lines().enumerate() {
         let at = i + 1;
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
@@ -246,9 +257,13 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
             ),
         };
         look += 1;
-        let s = sequential::advance(state.take(), metric, &increment, look, alpha);
+        // A look line stands for a minute of traffic (as often as Argo asks).
+        let s = sequential::advance(state.take(), metric, &increment, 1.0, look, alpha);
         let fixed = canary::judge_metric(metric, &so_far, confidence);
-        let judged = sequential::decide(metric, &s, fixed, look, alpha);
+        let judging = sequential::Judging::Sequential {
+            last: Some(i) == last_line,
+        };
+        let judged = sequential::decide(metric, &s, fixed, look, alpha, judging);
         let result = canary::judge(vec![judged], 100.0, 0.0);
         let now = Utc::now().timestamp();
         let verdict = canary_verdict("offline", &result, now, now);
@@ -397,14 +412,17 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
         (Some(other), _) => bail!("{file}: source `{other}`: expected prometheus or traces"),
         (None, Some(kind)) => bail!("{file}: kind `{kind}` needs source traces"),
     };
+    // The same defaults by kind as a canary profile's metric.
+    let (default_up, default_down) = measure.default_tolerances();
     Ok(CanaryMetric {
         name: config.name.unwrap_or_else(|| "sample".to_string()),
+        allowed_increase: up(config.allowed_increase, "allowed_increase")?.unwrap_or(default_up),
+        critical_increase: up(config.critical_increase, "critical_increase")?,
+        allowed_decrease: down(config.allowed_decrease, "allowed_decrease")?
+            .unwrap_or(default_down),
+        critical_decrease: down(config.critical_decrease, "critical_decrease")?,
         measure,
         direction,
-        allowed_increase: up(config.allowed_increase, "allowed_increase")?.unwrap_or(1.0),
-        critical_increase: up(config.critical_increase, "critical_increase")?,
-        allowed_decrease: down(config.allowed_decrease, "allowed_decrease")?.unwrap_or(1.0),
-        critical_decrease: down(config.critical_decrease, "critical_decrease")?,
         weight: 1.0,
         // The one metric is the whole verdict: its failure is the verdict's failure.
         critical: true,

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
 use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
-use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json};
+use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json, judge_canary};
 use crate::evaluate::{evaluate_service, slo_gate_verdict};
 use crate::notify::{Judged, Rollout, SloNumbers};
 use crate::spec::CanaryMeasure;
@@ -81,6 +81,7 @@ pub async fn flagger(State(state): State<AppState>, body: Bytes) -> Result<Respo
                 lookback: meta("lookback"),
                 window: None,
                 profile: None,
+                last: false,
             };
             let request = json!({"flagger": &body, "canary_request": &canary});
             run_canary(&state, &canary, request).await?
@@ -123,7 +124,13 @@ async fn run_canary(
         prometheus: &state.source,
         spans: Some(&state.spans),
     };
-    let evaluation = super::sequential::judge(state, &gate, &sources, confidence);
+    let evaluation = judge_canary(
+        &state.store,
+        &sources,
+        &gate.profile,
+        &gate.request,
+        confidence,
+    );
     let (verdict, distributions) =
         match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
             Ok(judgement) => (

@@ -14,7 +14,6 @@ mod ops;
 mod otlp;
 pub mod pages;
 mod requests;
-mod sequential;
 mod state;
 mod status;
 

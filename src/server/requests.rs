@@ -18,6 +18,8 @@ use crate::spec::{CanaryProfile, Catalog, PromDuration, ServiceLevels};
 const MAX_WINDOW_SECS: i64 = 24 * 3600;
 /// Shortest analysis window (one scrape or two).
 const MIN_WINDOW_SECS: i64 = 60;
+/// How far past the server's clock a window may end (the caller's clock may run ahead).
+const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 /// Parses a JSON body; the error names the line, column and field serde stopped at.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -45,9 +47,14 @@ pub struct CanaryBody {
     /// An explicit window instead of a lookback.
     #[serde(default)]
     pub window: Option<WindowBody>,
-    /// Adjustments of the service's canary profile for this request.
+    /// Adjustments of the service's canary profile for this request (they may only tighten it).
     #[serde(default)]
     pub profile: Option<ProfileOverride>,
+    /// `"final": true`: the caller's last ask of this analysis. Evidence that contradicts
+    /// itself (all the data tested once say regression, the anytime-valid test does not) is
+    /// then inconclusive, for a person to look at, rather than a pass.
+    #[serde(default, rename = "final")]
+    pub last: bool,
 }
 
 /// `{"version": "..."}`.
@@ -68,9 +75,11 @@ pub struct WindowBody {
     pub end: String,
 }
 
-/// A request's adjustments of the canary profile: stricter or looser thresholds, or a subset
-/// of its metrics. Metric definitions themselves only come from the SLO definitions, so a
-/// request cannot make slogate run a query of its own.
+/// A request's adjustments of the canary profile: stricter thresholds, or a subset of its
+/// metrics that keeps every critical one. They may only tighten: a request can neither pass
+/// what the definitions would fail nor drop the metrics that decide. Metric definitions
+/// themselves only come from the SLO definitions, so a request cannot make slogate run a query
+/// of its own.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileOverride {
@@ -153,7 +162,21 @@ pub fn canary_gate(
                 "give either window or lookback, not both",
             ));
         }
-        (Some(w), None) => (time("window.start", &w.start)?, time("window.end", &w.end)?),
+        (Some(w), None) => {
+            let (start, end) = (time("window.start", &w.start)?, time("window.end", &w.end)?);
+            // A window in the future would move the sequential test's next look past every
+            // ask to come, freezing it; a minute of clock skew is allowed.
+            if end > now.timestamp() + MAX_CLOCK_SKEW_SECS {
+                return Err(ApiError::field(
+                    "window.end",
+                    format!(
+                        "{} is in the future; an analysis judges data already seen",
+                        w.end
+                    ),
+                ));
+            }
+            (start, end)
+        }
         (None, lookback) => {
             let span = match lookback {
                 Some(text) => PromDuration::parse(text)
@@ -186,6 +209,7 @@ pub fn canary_gate(
             canary,
             start,
             end,
+            last: body.last,
         },
     })
 }
@@ -201,11 +225,23 @@ fn apply_override(profile: &mut CanaryProfile, o: &ProfileOverride) -> Result<()
             ))
         }
     };
+    let tighter = |field: &str, v: f64, defined: f64| {
+        if v < defined {
+            Err(ApiError::field(
+                field,
+                format!("{v} is below the definitions' {defined}: a request may only tighten"),
+            ))
+        } else {
+            Ok(v)
+        }
+    };
     if let Some(pass) = o.pass {
-        profile.pass_score = score("profile.pass", pass)?;
+        let pass = score("profile.pass", pass)?;
+        profile.pass_score = tighter("profile.pass", pass, profile.pass_score)?;
     }
     if let Some(marginal) = o.marginal {
-        profile.marginal_score = score("profile.marginal", marginal)?;
+        let marginal = score("profile.marginal", marginal)?;
+        profile.marginal_score = tighter("profile.marginal", marginal, profile.marginal_score)?;
     }
     if profile.marginal_score > profile.pass_score {
         return Err(ApiError::field(
@@ -231,6 +267,20 @@ fn apply_override(profile: &mut CanaryProfile, o: &ProfileOverride) -> Result<()
                     ),
                 ));
             }
+        }
+        if let Some(critical) = profile
+            .metrics
+            .iter()
+            .find(|m| m.critical && !names.contains(&m.name))
+        {
+            return Err(ApiError::field(
+                "profile.metrics",
+                format!(
+                    "leaves out the critical metric {:?}: a request may not drop the metrics \
+                     that decide",
+                    critical.name
+                ),
+            ));
         }
         profile.metrics.retain(|m| names.contains(&m.name));
     }
@@ -306,4 +356,95 @@ fn time(field: &str, text: &str) -> Result<i64, ApiError> {
                 format!("{text:?} is not RFC 3339 (2026-11-22T05:00:00Z) or unix seconds"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::spec::load_texts;
+
+    const SPEC: &str = r#"
+apiVersion: slogate/v1
+kind: ServiceLevels
+service: shop
+canary:
+  metrics:
+    - name: errors
+      errors: sum(increase(http_requests_total{code="500"}[{{window}}]))
+      total: sum(increase(http_requests_total[{{window}}]))
+      critical: true
+    - name: latency
+      query: histogram_quantile(0.95, sum by (le)(rate(http_request_duration_seconds_bucket[1m])))
+"#;
+
+    fn catalog() -> Catalog {
+        let report = load_texts(&[(PathBuf::from("shop.yaml"), SPEC.to_string())]);
+        assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+        report.catalog
+    }
+
+    fn body(extra: serde_json::Value) -> CanaryBody {
+        let mut value = serde_json::json!({
+            "service": "shop", "baseline": {"version": "a"}, "canary": {"version": "b"}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            value[k] = v.clone();
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn refused(extra: serde_json::Value) -> String {
+        let err = canary_gate(&catalog(), &body(extra), Utc::now()).unwrap_err();
+        format!("{err:?}")
+    }
+
+    #[test]
+    fn a_profile_override_may_tighten_but_never_loosen() {
+        let gate = canary_gate(
+            &catalog(),
+            &body(serde_json::json!({"profile": {"pass": 99, "marginal": 80}})),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            (gate.profile.pass_score, gate.profile.marginal_score),
+            (99.0, 80.0)
+        );
+        let why = refused(serde_json::json!({"profile": {"pass": 0, "marginal": 0}}));
+        assert!(
+            why.contains("profile.pass") && why.contains("only tighten"),
+            "{why}"
+        );
+        let why = refused(serde_json::json!({"profile": {"metrics": ["latency"]}}));
+        assert!(why.contains("critical metric \\\"errors\\\""), "{why}");
+        let gate = canary_gate(
+            &catalog(),
+            &body(serde_json::json!({"profile": {"metrics": ["errors"]}})),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(gate.profile.metrics.len(), 1);
+    }
+
+    #[test]
+    fn a_window_ending_in_the_future_is_refused_and_final_is_read() {
+        let now = Utc::now().timestamp();
+        let ahead = now + 86_400;
+        let why = refused(serde_json::json!({
+            "window": {"start": (ahead - 600).to_string(), "end": ahead.to_string()}
+        }));
+        assert!(
+            why.contains("window.end") && why.contains("in the future"),
+            "{why}"
+        );
+        let gate = canary_gate(
+            &catalog(),
+            &body(serde_json::json!({"final": true, "lookback": "10m"})),
+            Utc::now(),
+        )
+        .unwrap();
+        assert!(gate.request.last);
+    }
 }

@@ -499,6 +499,35 @@ pub enum CanaryMeasure {
     },
 }
 
+/// Ratio tolerated upwards for event counts when the metric names none: 20% more errors
+/// (1.0% → 1.2%) is within what a canary's share of bursts and request mix moves from
+/// rollout to rollout; a doubling is not.
+pub const DEFAULT_ALLOWED_INCREASE_EVENTS: f64 = 1.2;
+/// Ratio tolerated upwards for values (latency) when the metric names none: 5%, about what a
+/// p95 from a few minutes of histogram buckets wanders; a 20% slowdown is well beyond it.
+pub const DEFAULT_ALLOWED_INCREASE_VALUES: f64 = 1.05;
+
+impl CanaryMeasure {
+    /// Whether the metric is judged on event counts (else on values).
+    pub fn counts_events(&self) -> bool {
+        matches!(
+            self,
+            CanaryMeasure::PrometheusEvents { .. } | CanaryMeasure::TraceErrors { .. }
+        )
+    }
+
+    /// The tolerances (increase, decrease) a metric of this kind gets when it names none; the
+    /// decrease is the mirror image, 1 / increase.
+    pub fn default_tolerances(&self) -> (f64, f64) {
+        let up = if self.counts_events() {
+            DEFAULT_ALLOWED_INCREASE_EVENTS
+        } else {
+            DEFAULT_ALLOWED_INCREASE_VALUES
+        };
+        (up, 1.0 / up)
+    }
+}
+
 /// Whether an event query counts bad or good events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {

@@ -2,10 +2,10 @@
 
 One run is one version of one service: COUNT server spans whose durations are log-normal
 around MEDIAN_MS (seeded, so a run is reproducible), a share ERROR_RATIO of them with status
-ERROR, ending within the last few minutes. The SDK's own OTLP/HTTP protobuf exporter sends them
+ERROR, ending within the last SPREAD_S seconds (default 240). The SDK's own OTLP/HTTP protobuf exporter sends them
 in batches, exactly as an instrumented service would.
 
-usage: export_spans.py ENDPOINT TOKEN SERVICE VERSION COUNT MEDIAN_MS ERROR_RATIO SEED
+usage: export_spans.py ENDPOINT TOKEN SERVICE VERSION COUNT MEDIAN_MS ERROR_RATIO SEED [SPREAD_S]
 """
 
 import random
@@ -23,6 +23,7 @@ def main() -> None:
     endpoint, token, service, version = sys.argv[1:5]
     count, median_ms = int(sys.argv[5]), float(sys.argv[6])
     error_ratio, seed = float(sys.argv[7]), int(sys.argv[8])
+    spread = int(sys.argv[9]) if len(sys.argv) > 9 else 240
     rng = random.Random(seed)
     resource = Resource.create({"service.name": service, "service.version": version})
     exporter = OTLPSpanExporter(
@@ -36,7 +37,7 @@ def main() -> None:
     now = time.time_ns()
     for i in range(count):
         duration_ns = int(rng.lognormvariate(0.0, 0.4) * median_ms * 1e6)
-        end = now - rng.randrange(0, 240) * 1_000_000_000
+        end = now - rng.randrange(0, spread) * 1_000_000_000
         span = tracer.start_span(
             "GET /api/v1/orders",
             kind=SpanKind.SERVER,

@@ -27,6 +27,13 @@ use super::Worse;
 pub const GRID_POINTS: usize = 24;
 /// The largest ratio ρ/τ (or τ/ρ) the grid reaches: a 16x regression.
 pub const GRID_REACH: f64 = 16.0;
+/// Prior variance of the canary's share in log-odds from look to look: each side's per-minute
+/// rate varying by a factor with a coefficient of variation of 0.5 (2 · ln(1 + 0.5²)).
+pub const PRIOR_DISPERSION: f64 = 0.446;
+/// How many looks the prior is worth.
+pub const PRIOR_LOOKS: f64 = 3.0;
+/// Looks kept for the dispersion estimate (the oldest are dropped past it).
+pub const DISPERSION_LOOKS: usize = 240;
 
 /// One component of the mixture: an alternative ratio and its log-likelihood ratio so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +42,16 @@ pub struct Component {
     pub ratio: f64,
     /// ln LR(ρ) against the boundary over all looks so far.
     pub log_lr: f64,
+}
+
+/// One look's counts, as the dispersion estimate needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LookCounts {
+    /// `[canary errors, canary total, baseline errors, baseline total]`.
+    pub counts: [u64; 4],
+    /// The look's length in minutes: the rate noise of independent minutes averages out over
+    /// it.
+    pub minutes: f64,
 }
 
 /// The running test: its boundary, direction and mixture components (the sufficient
@@ -47,6 +64,19 @@ pub struct RateRatioTest {
     pub worse: Worse,
     /// The mixture's components, equally weighted.
     pub components: Vec<Component>,
+    /// Each look's counts and length, newest last (at most [`DISPERSION_LOOKS`]): the
+    /// dispersion estimate's data.
+    #[serde(default)]
+    pub looks: Vec<LookCounts>,
+    /// Σ (xc − m·p0), signed so that positive is worse: the fixed-horizon score.
+    #[serde(default)]
+    pub score: f64,
+    /// Σ φ·m·p0(1 − p0): the score's variance under the null, dispersion included.
+    #[serde(default)]
+    pub information: f64,
+    /// The dispersion σ² the latest look was tempered with.
+    #[serde(default)]
+    pub dispersion: f64,
 }
 
 impl RateRatioTest {
@@ -69,22 +99,100 @@ impl RateRatioTest {
             tolerance,
             worse,
             components,
+            looks: Vec::new(),
+            score: 0.0,
+            information: 0.0,
+            dispersion: PRIOR_DISPERSION,
         }
     }
 
     /// Adds one look's increment: `canary` errors of `canary_total` requests, `baseline` errors
-    /// of `baseline_total`. A look without requests on a side, or without errors, carries no
-    /// information about ρ and changes nothing.
-    pub fn update(&mut self, canary: u64, canary_total: u64, baseline: u64, baseline_total: u64) {
+    /// of `baseline_total`, over `minutes` (at least one is assumed). A look without requests
+    /// on a side, or without errors, carries no information about ρ and changes nothing.
+    pub fn update(
+        &mut self,
+        canary: u64,
+        canary_total: u64,
+        baseline: u64,
+        baseline_total: u64,
+        minutes: f64,
+    ) {
         let m = canary.saturating_add(baseline);
         if canary_total == 0 || baseline_total == 0 || m == 0 {
             return;
         }
+        self.dispersion = self.estimated_dispersion();
         let (x, m) = (canary as f64, m as f64);
         let w = canary_total as f64 / baseline_total as f64;
+        let p0 = self.tolerance * w / (1.0 + self.tolerance * w);
+        let minutes = if minutes.is_finite() {
+            minutes.max(1.0)
+        } else {
+            1.0
+        };
+        let inflation = 1.0 + (m - 1.0) * p0 * (1.0 - p0) * self.dispersion / minutes;
         let null = (self.tolerance * w).ln_1p();
         for c in &mut self.components {
-            c.log_lr += x * (c.ratio / self.tolerance).ln() - m * ((c.ratio * w).ln_1p() - null);
+            let log_lr = x * (c.ratio / self.tolerance).ln() - m * ((c.ratio * w).ln_1p() - null);
+            c.log_lr += log_lr / inflation;
+        }
+        let excess = x - m * p0;
+        self.score += match self.worse {
+            Worse::Higher => excess,
+            Worse::Lower => -excess,
+        };
+        self.information += inflation * m * p0 * (1.0 - p0);
+        if self.looks.len() >= DISPERSION_LOOKS {
+            self.looks.remove(0);
+        }
+        self.looks.push(LookCounts {
+            counts: [canary, canary_total, baseline, baseline_total],
+            minutes,
+        });
+    }
+
+    /// σ² from the looks so far: the method-of-moments estimate of the share's extra
+    /// log-odds variance (Pearson residuals around the pooled ratio, less their binomial
+    /// part), shrunk towards [`PRIOR_DISPERSION`] by its weight of [`PRIOR_LOOKS`] looks.
+    pub fn estimated_dispersion(&self) -> f64 {
+        let sum = |i: usize| self.looks.iter().map(|l| l.counts[i] as f64).sum::<f64>();
+        let (xc, nc, xb, nb) = (sum(0), sum(1), sum(2), sum(3));
+        let (mut excess, mut scale, mut used) = (0.0, 0.0, 0.0);
+        if nc > 0.0 && nb > 0.0 {
+            // The pooled ratio, with half an event on each side so that zero counts stay finite.
+            let ratio = ((xc + 0.5) / nc) / ((xb + 0.5) / nb);
+            for look in &self.looks {
+                let l = look.counts;
+                let m = (l[0] + l[2]) as f64;
+                if m < 2.0 || l[1] == 0 || l[3] == 0 {
+                    continue;
+                }
+                let w = l[1] as f64 / l[3] as f64;
+                let p = ratio * w / (1.0 + ratio * w);
+                let pq = p * (1.0 - p);
+                let residual = l[0] as f64 - m * p;
+                excess += residual * residual - m * pq;
+                scale += m * (m - 1.0) * pq * pq / look.minutes;
+                used += 1.0;
+            }
+        }
+        // One degree of freedom went to the pooled ratio.
+        let dof = (used - 1.0f64).max(0.0);
+        let estimate = if scale > 0.0 && dof > 0.0 {
+            (excess / scale).max(0.0) * used / dof
+        } else {
+            0.0
+        };
+        (PRIOR_LOOKS * PRIOR_DISPERSION + dof * estimate) / (PRIOR_LOOKS + dof)
+    }
+
+    /// The fixed-horizon one-sided z of all looks so far: the score over its standard error,
+    /// dispersion included (0 before any look).
+    pub fn fixed_z(&self) -> f64 {
+        if self.information > 0.0 {
+            self.score / self.information.sqrt()
+        } else {
+            0.0
         }
     }
 
@@ -121,41 +229,62 @@ mod tests {
     #[test]
     fn looks_without_errors_or_traffic_change_nothing() {
         let mut t = RateRatioTest::new(1.0, Worse::Higher);
-        t.update(0, 1000, 0, 1000);
-        t.update(5, 1000, 3, 0);
-        t.update(5, 0, 3, 1000);
+        t.update(0, 1000, 0, 1000, 1.0);
+        t.update(5, 1000, 3, 0, 1.0);
+        t.update(5, 0, 3, 1000, 1.0);
         assert_eq!(t.e_value(), 1.0);
     }
 
     #[test]
     fn many_more_canary_errors_give_a_large_e_value_and_fewer_a_small_one() {
+        // Ten one-minute looks: one look's evidence is capped by the rate noise it allows.
         let mut worse = RateRatioTest::new(1.0, Worse::Higher);
-        worse.update(60, 1000, 20, 1000);
+        (0..10).for_each(|_| worse.update(60, 1000, 20, 1000, 1.0));
         assert!(worse.e_value() > 1000.0, "{}", worse.e_value());
         let mut better = RateRatioTest::new(1.0, Worse::Higher);
-        better.update(10, 1000, 30, 1000);
+        (0..10).for_each(|_| better.update(10, 1000, 30, 1000, 1.0));
         assert!(better.e_value() < 0.1, "{}", better.e_value());
     }
 
     #[test]
     fn the_lower_test_mirrors_the_higher_one() {
         let mut up = RateRatioTest::new(1.0, Worse::Higher);
-        up.update(40, 1000, 10, 1000);
+        up.update(40, 1000, 10, 1000, 1.0);
         let mut down = RateRatioTest::new(1.0, Worse::Lower);
-        down.update(10, 1000, 40, 1000);
+        down.update(10, 1000, 40, 1000, 1.0);
         assert!((up.log_e_value() - down.log_e_value()).abs() < 1e-9);
     }
 
     #[test]
-    fn one_look_of_two_halves_is_two_looks_when_the_split_is_the_same() {
-        // The statistic is sufficient: how the same events are cut into looks does not matter
-        // when every look has the same traffic split.
-        let mut once = RateRatioTest::new(1.2, Worse::Higher);
-        once.update(30, 2000, 14, 2000);
-        let mut twice = RateRatioTest::new(1.2, Worse::Higher);
-        twice.update(17, 1000, 6, 1000);
-        twice.update(13, 1000, 8, 1000);
-        assert!((once.log_e_value() - twice.log_e_value()).abs() < 1e-9);
+    fn overdispersed_looks_raise_the_dispersion_and_weaken_the_same_evidence() {
+        // Poisson-like looks (the canary's share steady at its traffic share) against looks
+        // whose share swings from 5% to 45%: the second estimate is far larger.
+        let steady = [
+            (10, 1000, 90, 9000),
+            (11, 1000, 92, 9000),
+            (9, 1000, 88, 9000),
+        ];
+        let swinging = [
+            (3, 1000, 97, 9000),
+            (30, 1000, 70, 9000),
+            (5, 1000, 95, 9000),
+        ];
+        let run = |looks: &[(u64, u64, u64, u64)]| {
+            let mut t = RateRatioTest::new(1.0, Worse::Higher);
+            for &(a, b, c, d) in looks.iter().cycle().take(12) {
+                t.update(a, b, c, d, 1.0);
+            }
+            t
+        };
+        let (calm, wild) = (run(&steady), run(&swinging));
+        assert!(calm.estimated_dispersion() < PRIOR_DISPERSION / 2.0);
+        assert!(wild.estimated_dispersion() > PRIOR_DISPERSION);
+        // The same regression look after each history: less evidence after the wild one.
+        let (mut calm, mut wild) = (calm, wild);
+        let before = (calm.log_e_value(), wild.log_e_value());
+        calm.update(30, 1000, 90, 9000, 1.0);
+        wild.update(30, 1000, 90, 9000, 1.0);
+        assert!(calm.log_e_value() - before.0 > wild.log_e_value() - before.1);
     }
 
     #[test]
@@ -163,7 +292,7 @@ mod tests {
         let mut strict = RateRatioTest::new(1.0, Worse::Higher);
         let mut tolerant = RateRatioTest::new(1.5, Worse::Higher);
         for t in [&mut strict, &mut tolerant] {
-            t.update(30, 1000, 15, 1000);
+            t.update(30, 1000, 15, 1000, 1.0);
         }
         assert!(strict.e_value() > tolerant.e_value());
     }

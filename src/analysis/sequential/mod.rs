@@ -8,22 +8,35 @@
 //! Derivations, assumptions and figures: `docs/statistics.md`.
 //!
 //! - `counts`: the rate ratio of event counts (Poisson processes conditioned on each look's
-//!   events, a mixture over a grid of ratios), [`RateRatioTest`];
-//! - `signs`: stochastic order of values (a sequential sign test on paired values, a closed
-//!   form truncated-beta mixture), [`SignTest`];
-//! - `state`: a metric's running test, advanced by each look's increment, and the decision
-//!   that combines it with the fixed-horizon judge ([`advance`], [`decide`]).
+//!   events, a mixture over a grid of ratios, each look tempered by the estimated
+//!   overdispersion), [`RateRatioTest`];
+//! - `shift`: the shift of values (paired per-minute log ratios, a normal mixture scaled by a
+//!   drift-robust long-run variance), [`ShiftTest`];
+//! - `signs`: the sign test that values used before, kept so that stored states read back;
+//! - `normal`: the normal mixture and tail shared by them;
+//! - `state`: a metric's running test, advanced by each look's increment ([`advance`]);
+//! - `decide`: what the evidence means for the verdict in each mode ([`decide`],
+//!   [`judge_fixed`]).
 //!
 //! Pure: the caller fetches the increments and keeps the state ([`AnalysisState`] is serde).
 
 mod counts;
+mod decide;
+mod normal;
+mod shift;
 mod signs;
 mod state;
 
-pub use counts::{Component, GRID_POINTS, GRID_REACH, RateRatioTest};
+pub use counts::{
+    Component, DISPERSION_LOOKS, GRID_POINTS, GRID_REACH, PRIOR_DISPERSION, PRIOR_LOOKS,
+    RateRatioTest,
+};
+pub use decide::{Judging, decide, judge_fixed};
+pub use normal::{ln_normal_cdf, normal_mixture_log_e};
+pub use shift::{MAX_PHI, MIXTURE_N, PRIOR_PHI, PRIOR_SD, PRIOR_WEIGHT, ShiftSummary, ShiftTest};
 pub use signs::{SignTest, log_e_value as sign_test_log_e_value};
 pub use state::{
-    AnalysisState, MIN_LOOK_SECS, MetricState, Rejection, Tally, Test, advance, decide, level,
+    AnalysisState, MIN_LOOK_SECS, MetricState, Rejection, Tally, Test, advance, level,
 };
 
 use serde::{Deserialize, Serialize};

@@ -1,22 +1,16 @@
-//! A metric's running test across looks, and the decision of each look.
+//! A metric's running test across looks.
 //!
 //! Increments: a look brings what happened in the window since the previous look's end (the
 //! first look: the request's window), so windows never overlap and no event or value is
 //! counted twice. An ask less than [`MIN_LOOK_SECS`] after the previous look takes no new look:
-//! it answers from the evidence so far.
-//!
-//! What `pass` means: the test has not rejected, **and** the fixed-horizon judge passes on the
-//! data it is given (so there is enough data and no visible regression). A fixed-horizon fail
-//! that the anytime-valid test does not (yet) confirm is `inconclusive`, never `fail`: that is
-//! what keeps the false-fail rate bounded.
+//! it answers from the evidence so far. What each look's evidence means for the verdict is
+//! `decide.rs`.
 
 use serde::{Deserialize, Serialize};
 
-use super::{RateRatioTest, SignTest, Worse};
-use crate::analysis::canary::{Classification, MetricData, MetricJudgement};
-use crate::numfmt::sig;
-use crate::spec::{CanaryMeasure, CanaryMetric, Counted, Direction};
-use crate::verdict::{Outcome, Sequential};
+use super::{RateRatioTest, ShiftTest, SignTest, Worse};
+use crate::analysis::canary::MetricData;
+use crate::spec::{CanaryMeasure, CanaryMetric, Direction};
 
 /// Shortest new window that makes a look (a scrape interval or four, one step of value queries).
 pub const MIN_LOOK_SECS: i64 = 60;
@@ -31,30 +25,48 @@ pub fn level(confidence: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "test", rename_all = "snake_case")]
 pub enum Test {
-    /// Event counts: the rate ratio.
+    /// Event counts: the rate ratio, tempered by the estimated dispersion.
     RateRatio(RateRatioTest),
-    /// Values: the sign test.
+    /// Values: the shift of paired log ratios, with a drift-robust variance.
+    Shift(ShiftTest),
+    /// Values, as states written before the shift test read back: the sign test. Never made
+    /// for a new look; a state holding it starts the metric's test again (see [`advance`]).
     Signs(SignTest),
 }
 
 impl Test {
-    fn log_e_value(&self) -> f64 {
+    /// ln of the e-value.
+    pub fn log_e_value(&self) -> f64 {
         match self {
             Test::RateRatio(t) => t.log_e_value(),
+            Test::Shift(t) => t.log_e_value(),
             Test::Signs(t) => t.log_e_value(),
         }
     }
 
-    fn worse(&self) -> Worse {
+    /// The fixed-horizon one-sided z of everything so far (0 for the legacy sign test).
+    pub fn fixed_z(&self) -> f64 {
+        match self {
+            Test::RateRatio(t) => t.fixed_z(),
+            Test::Shift(t) => t.fixed_z(),
+            Test::Signs(_) => 0.0,
+        }
+    }
+
+    /// Which way this test looks.
+    pub fn worse(&self) -> Worse {
         match self {
             Test::RateRatio(t) => t.worse,
+            Test::Shift(t) => t.worse,
             Test::Signs(t) => t.worse,
         }
     }
 
-    fn tolerance(&self) -> f64 {
+    /// The ratio it tolerates.
+    pub fn tolerance(&self) -> f64 {
         match self {
             Test::RateRatio(t) => t.tolerance,
+            Test::Shift(t) => t.tolerance,
             Test::Signs(t) => t.tolerance,
         }
     }
@@ -169,7 +181,7 @@ fn fresh_tests(metric: &CanaryMetric, events: bool) -> Vec<Test> {
             if events {
                 Test::RateRatio(RateRatioTest::new(tolerance, worse))
             } else {
-                Test::Signs(SignTest::new(tolerance, worse))
+                Test::Shift(ShiftTest::new(tolerance, worse))
             }
         })
         .collect()
@@ -185,13 +197,14 @@ fn compatible(a: &[Test], b: &[Test]) -> bool {
         })
 }
 
-/// Adds look `look`'s increment to a metric's test. A prior state of another kind, direction
+/// Adds look `look`'s increment, `minutes` long, to a metric's test. A prior state of another kind, direction
 /// or tolerance (the definitions changed mid-rollout) is not the same test: it starts again.
 /// Missing data or inconsistent counts add nothing.
 pub fn advance(
     prior: Option<MetricState>,
     metric: &CanaryMetric,
     increment: &MetricData,
+    minutes: f64,
     look: u64,
     alpha: f64,
 ) -> MetricState {
@@ -221,6 +234,7 @@ pub fn advance(
                             canary.total,
                             baseline.counted,
                             baseline.total,
+                            minutes,
                         );
                     }
                 }
@@ -233,7 +247,7 @@ pub fn advance(
         }
         MetricData::Values { baseline, canary } => {
             for t in &mut state.tests {
-                if let Test::Signs(t) = t {
+                if let Test::Shift(t) = t {
                     t.update(baseline, canary);
                 }
             }
@@ -263,190 +277,10 @@ pub fn advance(
     state
 }
 
-fn capped(log_e: f64) -> f64 {
+/// An e-value from its logarithm, capped at the largest finite number (valid JSON).
+pub(super) fn capped(log_e: f64) -> f64 {
     let e = log_e.exp();
     if e.is_finite() { e } else { f64::MAX }
-}
-
-/// The metric's judgement at look `look`: the sequential test's evidence combined with the
-/// fixed-horizon judgement `fixed` (made by the caller on the data it chooses: the request's
-/// window in the gate, everything so far in a replay).
-pub fn decide(
-    metric: &CanaryMetric,
-    state: &MetricState,
-    mut fixed: MetricJudgement,
-    look: u64,
-    alpha: f64,
-) -> MetricJudgement {
-    let strongest = state
-        .tests
-        .iter()
-        .max_by(|a, b| a.log_e_value().total_cmp(&b.log_e_value()));
-    let e_value = state
-        .rejected
-        .as_ref()
-        .map(|r| r.e_value)
-        .or_else(|| strongest.map(|t| capped(t.log_e_value())))
-        .unwrap_or(1.0);
-    let threshold = 1.0 / alpha;
-    fixed.sequential = Some(Sequential {
-        look,
-        e_value,
-        threshold,
-        rejected_at: state.rejected.as_ref().map(|r| r.look),
-    });
-    let looks = plural(look, "look");
-    let evidence = format!(
-        "e-value {} vs {} after {looks}",
-        sig(e_value),
-        sig(threshold)
-    );
-    if let Some(r) = &state.rejected {
-        let high = r.worse == Worse::Higher;
-        fixed.classification = if high {
-            Classification::High
-        } else {
-            Classification::Low
-        };
-        fixed.outcome = Outcome::Fail;
-        let beyond_critical = fixed.effect.is_some_and(|e| {
-            if high {
-                metric.critical_increase.is_some_and(|c| e > c)
-            } else {
-                metric.critical_decrease.is_some_and(|c| e < c)
-            }
-        });
-        fixed.critical_failure = metric.critical || beyond_critical;
-        let tolerance = state
-            .tests
-            .iter()
-            .find(|t| t.worse() == r.worse)
-            .map_or(1.0, Test::tolerance);
-        fixed.reason = format!(
-            "{} with anytime-valid confidence {}% after {} (e-value {} >= {}{}); {}{}",
-            claim(metric, state, r.worse, tolerance),
-            sig(100.0 * (1.0 - alpha)),
-            plural(r.look, "look"),
-            sig(r.e_value),
-            sig(threshold),
-            if r.look < look {
-                format!(", rejected at look {} of {look}", r.look)
-            } else {
-                String::new()
-            },
-            totals(state),
-            if beyond_critical {
-                " (beyond the critical bound)"
-            } else {
-                ""
-            }
-        );
-        return fixed;
-    }
-    match fixed.outcome {
-        Outcome::Pass => {
-            fixed.reason = format!(
-                "no anytime-valid evidence of a regression ({evidence}); {}",
-                fixed.reason
-            );
-        }
-        Outcome::Fail => {
-            fixed.outcome = Outcome::Inconclusive;
-            fixed.classification = Classification::Unclear;
-            fixed.critical_failure = false;
-            fixed.reason = format!(
-                "a fixed-horizon test would fail ({}), but the anytime-valid evidence is not \
-                 conclusive yet ({evidence}): the next looks will tell",
-                fixed.reason
-            );
-        }
-        Outcome::Inconclusive => {
-            fixed.reason = format!("{} ({evidence})", fixed.reason);
-        }
-    }
-    fixed
-}
-
-/// "canary error-rate rate exceeds baseline by more than 20%", in the metric's terms.
-fn claim(metric: &CanaryMetric, state: &MetricState, worse: Worse, tolerance: f64) -> String {
-    let by = |more: bool| {
-        let pct = 100.0
-            * if more {
-                tolerance - 1.0
-            } else {
-                1.0 - tolerance
-            };
-        if pct.abs() < 1e-9 {
-            String::new()
-        } else {
-            format!(" by more than {}%", sig(pct))
-        }
-    };
-    let high = worse == Worse::Higher;
-    let events = state
-        .tests
-        .first()
-        .is_some_and(|t| matches!(t, Test::RateRatio(_)));
-    if events {
-        let what = match metric.measure {
-            CanaryMeasure::PrometheusEvents {
-                counted: Counted::Good,
-                ..
-            } => "good-event rate",
-            _ => "error rate",
-        };
-        format!(
-            "canary {what} ({}) {} baseline{}",
-            metric.name,
-            if high { "exceeds" } else { "is below" },
-            by(high)
-        )
-    } else {
-        let (wins, pairs) = state
-            .tests
-            .iter()
-            .find_map(|t| match t {
-                Test::Signs(s) if s.worse == worse => Some((s.wins, s.wins + s.losses)),
-                _ => None,
-            })
-            .unwrap_or((0, 0));
-        format!(
-            "canary {} is {} than baseline{} more often than not ({wins} of {pairs} pairs)",
-            metric.name,
-            if high { "higher" } else { "lower" },
-            if (tolerance - 1.0).abs() < 1e-9 {
-                String::new()
-            } else {
-                format!(" x{}", sig(tolerance))
-            }
-        )
-    }
-}
-
-fn totals(state: &MetricState) -> String {
-    let events = state
-        .tests
-        .first()
-        .is_some_and(|t| matches!(t, Test::RateRatio(_)));
-    if events {
-        format!(
-            "canary {} of {} vs baseline {} of {} events over all looks",
-            state.canary.counted, state.canary.total, state.baseline.counted, state.baseline.total
-        )
-    } else {
-        format!(
-            "canary {} vs baseline {} values over all looks",
-            state.canary.total, state.baseline.total
-        )
-    }
-}
-
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 #[cfg(test)]

@@ -73,6 +73,12 @@ fn qnorm_upper(p: f64) -> Option<f64> {
     qnorm(p).map(|z| -z)
 }
 
+/// The one-sided critical z at level `alpha` (P(Z > z) = alpha); `alpha` is clamped into
+/// (1e-300, 0.5], so the answer is finite and at least 0.
+pub fn upper_quantile(alpha: f64) -> f64 {
+    qnorm_upper(alpha.clamp(1e-300, 0.5)).unwrap_or(0.0)
+}
+
 /// R's check of `conf.level`: a single number strictly between 0 and 1 (NaN fails).
 fn valid_confidence(confidence: f64) -> bool {
     confidence > 0.0 && confidence < 1.0

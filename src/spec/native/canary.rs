@@ -179,12 +179,16 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
     let bound = |issues: &mut Issues, field: &str, value: Option<f64>, increase: bool| {
         value.and_then(|v| check::ratio_bound(issues, &at(field), v, increase))
     };
-    let allowed_increase =
-        bound(issues, "allowed_increase", doc.allowed_increase, true).unwrap_or(1.0);
+    // Defaults by kind (counts or values), never beyond a critical bound the metric names.
+    let (default_up, default_down) = measure
+        .as_ref()
+        .map_or((1.0, 1.0), CanaryMeasure::default_tolerances);
     let critical_increase = bound(issues, "critical_increase", doc.critical_increase, true);
-    let allowed_decrease =
-        bound(issues, "allowed_decrease", doc.allowed_decrease, false).unwrap_or(1.0);
     let critical_decrease = bound(issues, "critical_decrease", doc.critical_decrease, false);
+    let allowed_increase = bound(issues, "allowed_increase", doc.allowed_increase, true)
+        .unwrap_or_else(|| critical_increase.map_or(default_up, |c| c.min(default_up)));
+    let allowed_decrease = bound(issues, "allowed_decrease", doc.allowed_decrease, false)
+        .unwrap_or_else(|| critical_decrease.map_or(default_down, |c| c.max(default_down)));
     if critical_increase.is_some_and(|c| c < allowed_increase) {
         issues.error(
             at("critical_increase"),

@@ -1,0 +1,530 @@
+//! A rollout simulator with production-shaped noise, judged through Argo Rollouts' analysis
+//! rules: what the generated AnalysisTemplate's runs would end as.
+//!
+//! Time is in minutes; the canary is deployed at minute 0. A rollout has three canary steps,
+//! each with one AnalysisRun as the generated template writes it (initialDelay 5m, interval
+//! 1m, count 10, failureLimit 0, inconclusiveLimit 1, lookback 10m), the next step starting
+//! when the previous run completes: 30 looks, at minutes 5-14, 20-29 and 35-44. Argo's rules
+//! (analysis/analysis.go, `assessMetricFailureInconclusiveOrError`): a run is Failed when
+//! failed measurements exceed failureLimit, Inconclusive (the rollout pauses for a person)
+//! when inconclusive ones exceed inconclusiveLimit, Successful when `count` measurements
+//! are taken without either.
+//!
+//! Noise, per minute:
+//! - traffic with common load swings (a slow wave and noise, hitting both sides);
+//! - each side's error rate multiplied by its own gamma factor (mean 1, CV `rate_cv`):
+//!   overdispersion from bursts and request mix;
+//! - latency: log-normal per request around a median that drifts on the canary (AR(1),
+//!   `drift_phi`, stationary sd `drift_sd`) and follows the common load on both sides;
+//!   summarized as Prometheus would (histogram_quantile(0.95) of bucket counts summed over a
+//!   `rate` window of `quantile_window` minutes, overlapping from step to step) or as span
+//!   durations (each minute's spans, judged on per-minute medians by the gate).
+
+use slogate::analysis::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
+use slogate::analysis::sequential::{Judging, MetricState, advance, decide, level};
+use slogate::spec::{CanaryMetric, Direction, EffectMeasure};
+use slogate::verdict::Outcome;
+
+/// SplitMix64: a fixed, seedable generator so that every run simulates the same rollouts.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal (Box-Muller, one of the pair).
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// Poisson(mean): a walk up the CDF below 40, a rounded normal above (the counts there are
+    /// large enough that the difference does not matter to a test of rates).
+    pub fn poisson(&mut self, mean: f64) -> u64 {
+        if mean <= 0.0 {
+            return 0;
+        }
+        if mean > 40.0 {
+            return (mean + mean.sqrt() * self.normal()).round().max(0.0) as u64;
+        }
+        let u = self.next_f64();
+        let mut pmf = (-mean).exp();
+        let mut cdf = pmf;
+        let mut k = 0u64;
+        while u > cdf && k < 1000 {
+            k += 1;
+            pmf *= mean / k as f64;
+            cdf += pmf;
+        }
+        k
+    }
+
+    /// Gamma with mean 1 and coefficient of variation `cv` (Marsaglia-Tsang); 1 when cv is 0.
+    pub fn gamma_unit(&mut self, cv: f64) -> f64 {
+        if cv <= 0.0 {
+            return 1.0;
+        }
+        let shape = 1.0 / (cv * cv);
+        let (d, boost) = if shape < 1.0 {
+            (shape + 1.0 - 1.0 / 3.0, true)
+        } else {
+            (shape - 1.0 / 3.0, false)
+        };
+        let c = 1.0 / (9.0 * d).sqrt();
+        let draw = loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.next_f64();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                break d * v;
+            }
+        };
+        let draw = if boost {
+            draw * self.next_f64().powf(1.0 / shape)
+        } else {
+            draw
+        };
+        draw / shape
+    }
+}
+
+/// How latency reaches the gate.
+#[derive(Debug, Clone, Copy)]
+pub enum Latency {
+    /// histogram_quantile(0.95) over bucket counts summed over this many minutes.
+    Histogram { quantile_window: usize },
+    /// Span durations: this many canary spans a minute (the baseline gets 9x as many).
+    Spans { canary_per_minute: usize },
+}
+
+/// One noise model.
+#[derive(Debug, Clone, Copy)]
+pub struct Noise {
+    pub name: &'static str,
+    /// All requests a minute.
+    pub requests_per_minute: f64,
+    /// The canary's share of the traffic.
+    pub canary_share: f64,
+    /// The baseline's error rate.
+    pub error_rate: f64,
+    /// Per-side, per-minute variation of the error rate (coefficient of variation).
+    pub rate_cv: f64,
+    /// Common load swing: sd of the log load factor (both sides).
+    pub load_swing: f64,
+    /// AR(1) coefficient of the canary's latency drift, per minute.
+    pub drift_phi: f64,
+    /// Stationary sd of that drift (log scale).
+    pub drift_sd: f64,
+    /// How latency is measured.
+    pub latency: Latency,
+}
+
+impl Noise {
+    /// A modest service: 100 requests/s, canary at 10%, 1% errors, no extra noise.
+    pub const fn base(name: &'static str) -> Noise {
+        Noise {
+            name,
+            requests_per_minute: 6000.0,
+            canary_share: 0.1,
+            error_rate: 0.01,
+            rate_cv: 0.0,
+            load_swing: 0.0,
+            drift_phi: 0.0,
+            drift_sd: 0.0,
+            latency: Latency::Histogram { quantile_window: 2 },
+        }
+    }
+}
+
+/// A side's minute.
+#[derive(Debug, Clone, Copy, Default)]
+struct SideMinute {
+    requests: u64,
+    errors: u64,
+    /// The latency summary: the window's p95 from buckets, or the minute's median span.
+    value: f64,
+    /// Every span duration of the minute is not kept; `value` holds its median.
+    spans: usize,
+}
+
+/// Minutes −10..=45 of one rollout (baseline data exists before the canary).
+struct Minutes {
+    baseline: Vec<SideMinute>,
+    canary: Vec<SideMinute>,
+}
+
+const FIRST_MINUTE: i64 = -10;
+const LAST_MINUTE: i64 = 45;
+/// Histogram bucket bounds (Prometheus' client defaults).
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Per-request latency: log-normal with this median (s) and log sd.
+const MEDIAN_LATENCY: f64 = 0.1;
+const LATENCY_SIGMA: f64 = 0.5;
+
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Prometheus' histogram_quantile on cumulative-by-bucket counts (linear within a bucket, the
+/// first bucket starting at 0; the +Inf bucket answers the highest finite bound).
+fn histogram_quantile(q: f64, counts: &[f64; 12]) -> f64 {
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut below = 0.0;
+    for (i, &c) in counts.iter().enumerate() {
+        if below + c >= rank && c > 0.0 {
+            if i == BUCKETS.len() {
+                return BUCKETS[BUCKETS.len() - 1];
+            }
+            let lower = if i == 0 { 0.0 } else { BUCKETS[i - 1] };
+            return lower + (BUCKETS[i] - lower) * (rank - below) / c;
+        }
+        below += c;
+    }
+    BUCKETS[BUCKETS.len() - 1]
+}
+
+fn simulate(rng: &mut Rng, noise: &Noise, error_factor: f64, latency_factor: f64) -> Minutes {
+    let n = (LAST_MINUTE - FIRST_MINUTE + 1) as usize;
+    let mut baseline = Vec::with_capacity(n);
+    let mut canary = Vec::with_capacity(n);
+    let (mut drift, mut common) = (0.0, 0.0);
+    let phase = rng.next_f64() * std::f64::consts::TAU;
+    // Bucket counts of the last minutes, per side, for the quantile's rate window.
+    let mut history: [Vec<[f64; 12]>; 2] = [Vec::new(), Vec::new()];
+    for minute in FIRST_MINUTE..=LAST_MINUTE {
+        // The common load: a slow wave plus AR(1) noise, both in log scale.
+        common = 0.7 * common + (1.0f64 - 0.49).sqrt() * noise.load_swing * 0.5 * rng.normal();
+        let wave = noise.load_swing * (phase + minute as f64 * std::f64::consts::TAU / 30.0).sin();
+        let load = (wave + common).exp();
+        drift = noise.drift_phi * drift
+            + (1.0 - noise.drift_phi * noise.drift_phi).sqrt() * noise.drift_sd * rng.normal();
+        for (side, out) in [(0usize, &mut baseline), (1, &mut canary)] {
+            let is_canary = side == 1;
+            let live = !is_canary || minute >= 1;
+            if !live {
+                out.push(SideMinute::default());
+                history[side].push([0.0; 12]);
+                continue;
+            }
+            let share = if is_canary {
+                noise.canary_share
+            } else {
+                1.0 - noise.canary_share
+            };
+            let requests = rng.poisson(noise.requests_per_minute * share * load);
+            let factor = rng.gamma_unit(noise.rate_cv) * if is_canary { error_factor } else { 1.0 };
+            let errors = rng.poisson(requests as f64 * noise.error_rate * factor);
+            // Latency rises a little with load on both sides; the canary drifts on its own.
+            let mut mu = MEDIAN_LATENCY.ln() + 0.1 * (wave + common);
+            if is_canary {
+                mu += drift + latency_factor.ln();
+            }
+            let (value, spans) = match noise.latency {
+                Latency::Histogram { quantile_window } => {
+                    let mut counts = [0.0; 12];
+                    let mut previous = 0.0;
+                    for (i, le) in BUCKETS.iter().enumerate() {
+                        let cdf = normal_cdf((le.ln() - mu) / LATENCY_SIGMA);
+                        counts[i] = rng.poisson(requests as f64 * (cdf - previous)) as f64;
+                        previous = cdf;
+                    }
+                    counts[11] = rng.poisson(requests as f64 * (1.0 - previous)) as f64;
+                    history[side].push(counts);
+                    let mut window = [0.0; 12];
+                    for past in history[side].iter().rev().take(quantile_window) {
+                        for (w, c) in window.iter_mut().zip(past) {
+                            *w += c;
+                        }
+                    }
+                    (histogram_quantile(0.95, &window), 0)
+                }
+                Latency::Spans { canary_per_minute } => {
+                    let count = if is_canary {
+                        canary_per_minute
+                    } else {
+                        9 * canary_per_minute
+                    };
+                    let mut durations: Vec<f64> = (0..count)
+                        .map(|_| (mu + LATENCY_SIGMA * rng.normal()).exp())
+                        .collect();
+                    durations.sort_by(f64::total_cmp);
+                    let median = if count == 0 {
+                        f64::NAN
+                    } else if count % 2 == 1 {
+                        durations[count / 2]
+                    } else {
+                        (durations[count / 2 - 1] + durations[count / 2]) / 2.0
+                    };
+                    (median, count)
+                }
+            };
+            out.push(SideMinute {
+                requests,
+                errors,
+                value,
+                spans,
+            });
+        }
+    }
+    Minutes { baseline, canary }
+}
+
+/// What the gate is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The error rate, as counts.
+    Errors,
+    /// The latency, as values.
+    Latency,
+}
+
+/// The metric a profile gets with the defaults: only the name, kind and criticality given.
+pub fn default_metric(kind: Kind) -> CanaryMetric {
+    let measure = match kind {
+        Kind::Errors => slogate::spec::CanaryMeasure::TraceErrors { operation: None },
+        Kind::Latency => slogate::spec::CanaryMeasure::TraceLatency { operation: None },
+    };
+    let (allowed_increase, allowed_decrease) = measure.default_tolerances();
+    CanaryMetric {
+        name: match kind {
+            Kind::Errors => "error-rate",
+            Kind::Latency => "latency",
+        }
+        .into(),
+        measure,
+        direction: Direction::Increase,
+        allowed_increase,
+        critical_increase: None,
+        allowed_decrease,
+        critical_decrease: None,
+        weight: 1.0,
+        critical: true,
+        must_have_data: false,
+        min_samples: None,
+        group: None,
+        effect: EffectMeasure::Mean,
+    }
+}
+
+/// The generated template's measurement times (minutes after the canary's deployment).
+pub fn look_times() -> Vec<i64> {
+    (0..3)
+        .flat_map(|step| (0..10).map(move |i| step * 15 + 5 + i))
+        .collect()
+}
+pub const LOOKS_PER_RUN: usize = 10;
+/// The template's lookback (minutes).
+const LOOKBACK: i64 = 10;
+
+/// What Argo did with the rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgoOutcome {
+    /// Every run Successful: the rollout is promoted.
+    Successful,
+    /// A run Failed: the rollout is aborted.
+    Failed,
+    /// A run Inconclusive: the rollout pauses for a person.
+    Paused,
+}
+
+/// One simulated rollout.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollout {
+    /// The first look at which the gate answered `fail`, asked at every look (whatever Argo
+    /// would have done before).
+    pub first_fail: Option<usize>,
+    /// What Argo's runs ended as.
+    pub argo: ArgoOutcome,
+    /// Looks answered `inconclusive`.
+    pub inconclusive: usize,
+}
+
+fn index(minute: i64) -> usize {
+    (minute - FIRST_MINUTE) as usize
+}
+
+/// Counts or values of minutes `(from, to]`.
+fn window(minutes: &Minutes, kind: Kind, from: i64, to: i64, paired: bool) -> MetricData {
+    let range = index(from.max(FIRST_MINUTE - 1) + 1)..=index(to);
+    let (b, c) = (&minutes.baseline[range.clone()], &minutes.canary[range]);
+    match kind {
+        Kind::Errors => {
+            let sum = |side: &[SideMinute]| Counts {
+                counted: side.iter().map(|m| m.errors).sum(),
+                total: side.iter().map(|m| m.requests).sum(),
+            };
+            MetricData::Events {
+                baseline: sum(b),
+                canary: sum(c),
+            }
+        }
+        Kind::Latency => {
+            let ok = |m: &SideMinute| m.requests > 0 && m.value.is_finite();
+            if paired {
+                let pairs: Vec<(f64, f64)> = b
+                    .iter()
+                    .zip(c)
+                    .filter(|(x, y)| ok(x) && ok(y))
+                    .map(|(x, y)| (x.value, y.value))
+                    .collect();
+                MetricData::Values {
+                    baseline: pairs.iter().map(|p| p.0).collect(),
+                    canary: pairs.iter().map(|p| p.1).collect(),
+                }
+            } else {
+                MetricData::Values {
+                    baseline: b.iter().filter(|m| ok(m)).map(|m| m.value).collect(),
+                    canary: c.iter().filter(|m| ok(m)).map(|m| m.value).collect(),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one rollout through the gate at every look and through Argo's rules.
+pub fn rollout(
+    rng: &mut Rng,
+    noise: &Noise,
+    metric: &CanaryMetric,
+    kind: Kind,
+    error_factor: f64,
+    latency_factor: f64,
+) -> Rollout {
+    let minutes = simulate(rng, noise, error_factor, latency_factor);
+    let alpha = level(DEFAULT_CONFIDENCE);
+    let mut state: Option<MetricState> = None;
+    let mut last_end: Option<i64> = None;
+    let mut first_fail = None;
+    let mut argo = None;
+    let (mut failed, mut inconclusive, mut all_inconclusive) = (0, 0, 0);
+    for (i, t) in look_times().into_iter().enumerate() {
+        let look = i as u64 + 1;
+        let from = last_end.unwrap_or(t - LOOKBACK);
+        let increment = window(&minutes, kind, from, t, true);
+        let s = advance(
+            state.take(),
+            metric,
+            &increment,
+            (t - from) as f64,
+            look,
+            alpha,
+        );
+        let described = judge_metric(
+            metric,
+            &window(&minutes, kind, t - LOOKBACK, t, false),
+            DEFAULT_CONFIDENCE,
+        );
+        let judged = decide(
+            metric,
+            &s,
+            described,
+            look,
+            alpha,
+            Judging::Sequential { last: false },
+        );
+        let outcome = canary::judge(vec![judged], 95.0, 75.0).outcome;
+        state = Some(s);
+        last_end = Some(t);
+        if i % LOOKS_PER_RUN == 0 {
+            failed = 0;
+            inconclusive = 0;
+        }
+        match outcome {
+            Outcome::Fail => {
+                failed += 1;
+                first_fail.get_or_insert(i + 1);
+            }
+            Outcome::Inconclusive => {
+                inconclusive += 1;
+                all_inconclusive += 1;
+            }
+            Outcome::Pass => {}
+        }
+        if argo.is_none() {
+            if failed > 0 {
+                argo = Some(ArgoOutcome::Failed);
+            } else if inconclusive > 1 {
+                argo = Some(ArgoOutcome::Paused);
+            }
+        }
+    }
+    Rollout {
+        first_fail,
+        argo: argo.unwrap_or(ArgoOutcome::Successful),
+        inconclusive: all_inconclusive,
+    }
+}
+
+/// What a scenario's rollouts came to.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub rollouts: usize,
+    pub ever_failed: usize,
+    pub successful: usize,
+    pub failed: usize,
+    pub paused: usize,
+    pub inconclusive_looks: usize,
+    /// The first failing look of each rollout that failed.
+    pub fail_looks: Vec<usize>,
+}
+
+impl Tally {
+    pub fn median_fail_look(&self) -> f64 {
+        let mut looks = self.fail_looks.clone();
+        looks.sort_unstable();
+        match looks.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => looks[n / 2] as f64,
+            n => (looks[n / 2 - 1] + looks[n / 2]) as f64 / 2.0,
+        }
+    }
+
+    pub fn pct(&self, n: usize) -> f64 {
+        100.0 * n as f64 / self.rollouts.max(1) as f64
+    }
+}
+
+/// Runs `rollouts` rollouts of one scenario.
+pub fn run(
+    seed: u64,
+    rollouts: usize,
+    noise: &Noise,
+    kind: Kind,
+    error_factor: f64,
+    latency_factor: f64,
+) -> Tally {
+    let metric = default_metric(kind);
+    let mut rng = Rng(seed);
+    let mut tally = Tally {
+        rollouts,
+        ..Tally::default()
+    };
+    for _ in 0..rollouts {
+        let r = rollout(&mut rng, noise, &metric, kind, error_factor, latency_factor);
+        if let Some(look) = r.first_fail {
+            tally.ever_failed += 1;
+            tally.fail_looks.push(look);
+        }
+        tally.inconclusive_looks += r.inconclusive;
+        match r.argo {
+            ArgoOutcome::Successful => tally.successful += 1,
+            ArgoOutcome::Failed => tally.failed += 1,
+            ArgoOutcome::Paused => tally.paused += 1,
+        }
+    }
+    tally
+}
