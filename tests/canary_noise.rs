@@ -8,7 +8,8 @@
 
 mod support;
 
-use support::noise::{Kind, Latency, Noise, Tally, run};
+use slogate::analysis::calibration::ReplayTally as Tally;
+use support::noise::{Kind, Latency, Noise, run};
 
 const ROLLOUTS: usize = 1000;
 

@@ -5,7 +5,10 @@
 //! - [`canary`]: each metric classified, the group score and the canary verdict.
 //! - [`distribution`]: the bounded summary of each side kept with a canary verdict (charts).
 //! - [`sequential`]: anytime-valid tests (e-processes) for canaries asked again and again.
+//! - [`calibration`]: whole rollouts replayed through the gate and Argo's analysis rules on
+//!   per-minute data, and the noise that data shows (`slogate calibrate`, the simulator).
 
+pub mod calibration;
 pub mod canary;
 pub mod distribution;
 pub mod sequential;

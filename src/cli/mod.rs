@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, one enum arm each.
 
+mod calibrate;
 mod evaluate;
 mod generate;
 mod judge;
@@ -35,6 +36,7 @@ enum Command {
     Generate(generate::GenerateArgs),
     Evaluate(evaluate::EvaluateArgs),
     Judge(judge::JudgeArgs),
+    Calibrate(calibrate::CalibrateArgs),
     Serve(serve::ServeArgs),
     Report(report::ReportArgs),
 }
@@ -46,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Judge(args) => judge::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Report(args) => report::run(args),
     }

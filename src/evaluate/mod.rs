@@ -2,6 +2,7 @@
 //! Prometheus at once, and hands the values to the pure analysis. The CLI and the server both
 //! come through here, so they answer the same way.
 
+pub mod calibrate;
 pub mod canary;
 pub mod series;
 

@@ -1,14 +1,7 @@
-//! A rollout simulator with production-shaped noise, judged through Argo Rollouts' analysis
-//! rules: what the generated AnalysisTemplate's runs would end as.
-//!
-//! Time is in minutes; the canary is deployed at minute 0. A rollout has three canary steps,
-//! each with one AnalysisRun as the generated template writes it (initialDelay 5m, interval
-//! 1m, count 10, failureLimit 0, inconclusiveLimit 1, lookback 10m), the next step starting
-//! when the previous run completes: 30 looks, at minutes 5-14, 20-29 and 35-44. Argo's rules
-//! (analysis/analysis.go, `assessMetricFailureInconclusiveOrError`): a run is Failed when
-//! failed measurements exceed failureLimit, Inconclusive (the rollout pauses for a person)
-//! when inconclusive ones exceed inconclusiveLimit, Successful when `count` measurements
-//! are taken without either.
+//! A rollout simulator with production-shaped noise: per-minute data of both sides, replayed
+//! through the gate and Argo Rollouts' analysis rules by `analysis::calibration::replay` (the
+//! generated template's schedule: 30 looks at minutes 5-14, 20-29 and 35-44 after the
+//! canary's deployment at minute 0).
 //!
 //! Noise, per minute:
 //! - traffic with common load swings (a slow wave and noise, hitting both sides);
@@ -20,10 +13,9 @@
 //!   `rate` window of `quantile_window` minutes, overlapping from step to step) or as span
 //!   durations (each minute's spans, judged on per-minute medians by the gate).
 
-use slogate::analysis::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
-use slogate::analysis::sequential::{Judging, MetricState, advance, decide, level};
+use slogate::analysis::calibration::{LOOKBACK_MINUTES, Minute, ReplayTally, replay};
+use slogate::analysis::canary::Counts;
 use slogate::spec::{CanaryMetric, Direction, EffectMeasure};
-use slogate::verdict::Outcome;
 
 /// SplitMix64: a fixed, seedable generator so that every run simulates the same rollouts.
 pub struct Rng(pub u64);
@@ -320,185 +312,27 @@ pub fn default_metric(kind: Kind) -> CanaryMetric {
     }
 }
 
-/// The generated template's measurement times (minutes after the canary's deployment).
-pub fn look_times() -> Vec<i64> {
-    (0..3)
-        .flat_map(|step| (0..10).map(move |i| step * 15 + 5 + i))
-        .collect()
-}
-pub const LOOKS_PER_RUN: usize = 10;
-/// The template's lookback (minutes).
-const LOOKBACK: i64 = 10;
-
-/// What Argo did with the rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgoOutcome {
-    /// Every run Successful: the rollout is promoted.
-    Successful,
-    /// A run Failed: the rollout is aborted.
-    Failed,
-    /// A run Inconclusive: the rollout pauses for a person.
-    Paused,
-}
-
-/// One simulated rollout.
-#[derive(Debug, Clone, Copy)]
-pub struct Rollout {
-    /// The first look at which the gate answered `fail`, asked at every look (whatever Argo
-    /// would have done before).
-    pub first_fail: Option<usize>,
-    /// What Argo's runs ended as.
-    pub argo: ArgoOutcome,
-    /// Looks answered `inconclusive`.
-    pub inconclusive: usize,
+/// One rollout's minutes as the replay takes them: from the minute `LOOKBACK_MINUTES − 1`
+/// before the deployment (the first look reaches back that far) to the last look.
+fn minutes_of(minutes: &Minutes, kind: Kind) -> (Vec<Minute>, Vec<Minute>) {
+    let skip = (-(LOOKBACK_MINUTES as i64) + 1 - FIRST_MINUTE) as usize;
+    let convert = |side: &[SideMinute]| -> Vec<Minute> {
+        side.iter()
+            .skip(skip)
+            .map(|m| match kind {
+                Kind::Errors => Minute::Counts(Counts {
+                    counted: m.errors,
+                    total: m.requests,
+                }),
+                Kind::Latency if m.requests > 0 && m.value.is_finite() => Minute::Value(m.value),
+                Kind::Latency => Minute::Missing,
+            })
+            .collect()
+    };
+    (convert(&minutes.baseline), convert(&minutes.canary))
 }
 
-fn index(minute: i64) -> usize {
-    (minute - FIRST_MINUTE) as usize
-}
-
-/// Counts or values of minutes `(from, to]`.
-fn window(minutes: &Minutes, kind: Kind, from: i64, to: i64, paired: bool) -> MetricData {
-    let range = index(from.max(FIRST_MINUTE - 1) + 1)..=index(to);
-    let (b, c) = (&minutes.baseline[range.clone()], &minutes.canary[range]);
-    match kind {
-        Kind::Errors => {
-            let sum = |side: &[SideMinute]| Counts {
-                counted: side.iter().map(|m| m.errors).sum(),
-                total: side.iter().map(|m| m.requests).sum(),
-            };
-            MetricData::Events {
-                baseline: sum(b),
-                canary: sum(c),
-            }
-        }
-        Kind::Latency => {
-            let ok = |m: &SideMinute| m.requests > 0 && m.value.is_finite();
-            if paired {
-                let pairs: Vec<(f64, f64)> = b
-                    .iter()
-                    .zip(c)
-                    .filter(|(x, y)| ok(x) && ok(y))
-                    .map(|(x, y)| (x.value, y.value))
-                    .collect();
-                MetricData::Values {
-                    baseline: pairs.iter().map(|p| p.0).collect(),
-                    canary: pairs.iter().map(|p| p.1).collect(),
-                }
-            } else {
-                MetricData::Values {
-                    baseline: b.iter().filter(|m| ok(m)).map(|m| m.value).collect(),
-                    canary: c.iter().filter(|m| ok(m)).map(|m| m.value).collect(),
-                }
-            }
-        }
-    }
-}
-
-/// Runs one rollout through the gate at every look and through Argo's rules.
-pub fn rollout(
-    rng: &mut Rng,
-    noise: &Noise,
-    metric: &CanaryMetric,
-    kind: Kind,
-    error_factor: f64,
-    latency_factor: f64,
-) -> Rollout {
-    let minutes = simulate(rng, noise, error_factor, latency_factor);
-    let alpha = level(DEFAULT_CONFIDENCE);
-    let mut state: Option<MetricState> = None;
-    let mut last_end: Option<i64> = None;
-    let mut first_fail = None;
-    let mut argo = None;
-    let (mut failed, mut inconclusive, mut all_inconclusive) = (0, 0, 0);
-    for (i, t) in look_times().into_iter().enumerate() {
-        let look = i as u64 + 1;
-        let from = last_end.unwrap_or(t - LOOKBACK);
-        let increment = window(&minutes, kind, from, t, true);
-        let s = advance(
-            state.take(),
-            metric,
-            &increment,
-            (t - from) as f64,
-            look,
-            alpha,
-        );
-        let described = judge_metric(
-            metric,
-            &window(&minutes, kind, t - LOOKBACK, t, false),
-            DEFAULT_CONFIDENCE,
-        );
-        let judged = decide(
-            metric,
-            &s,
-            described,
-            look,
-            alpha,
-            Judging::Sequential { last: false },
-        );
-        let outcome = canary::judge(vec![judged], 95.0, 75.0).outcome;
-        state = Some(s);
-        last_end = Some(t);
-        if i % LOOKS_PER_RUN == 0 {
-            failed = 0;
-            inconclusive = 0;
-        }
-        match outcome {
-            Outcome::Fail => {
-                failed += 1;
-                first_fail.get_or_insert(i + 1);
-            }
-            Outcome::Inconclusive => {
-                inconclusive += 1;
-                all_inconclusive += 1;
-            }
-            Outcome::Pass => {}
-        }
-        if argo.is_none() {
-            if failed > 0 {
-                argo = Some(ArgoOutcome::Failed);
-            } else if inconclusive > 1 {
-                argo = Some(ArgoOutcome::Paused);
-            }
-        }
-    }
-    Rollout {
-        first_fail,
-        argo: argo.unwrap_or(ArgoOutcome::Successful),
-        inconclusive: all_inconclusive,
-    }
-}
-
-/// What a scenario's rollouts came to.
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    pub rollouts: usize,
-    pub ever_failed: usize,
-    pub successful: usize,
-    pub failed: usize,
-    pub paused: usize,
-    pub inconclusive_looks: usize,
-    /// The first failing look of each rollout that failed.
-    pub fail_looks: Vec<usize>,
-}
-
-impl Tally {
-    pub fn median_fail_look(&self) -> f64 {
-        let mut looks = self.fail_looks.clone();
-        looks.sort_unstable();
-        match looks.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => looks[n / 2] as f64,
-            n => (looks[n / 2 - 1] + looks[n / 2]) as f64 / 2.0,
-        }
-    }
-
-    pub fn pct(&self, n: usize) -> f64 {
-        100.0 * n as f64 / self.rollouts.max(1) as f64
-    }
-}
-
-/// Runs `rollouts` rollouts of one scenario.
+/// Runs `rollouts` rollouts of one scenario through the gate and Argo's rules.
 pub fn run(
     seed: u64,
     rollouts: usize,
@@ -506,25 +340,14 @@ pub fn run(
     kind: Kind,
     error_factor: f64,
     latency_factor: f64,
-) -> Tally {
+) -> ReplayTally {
     let metric = default_metric(kind);
     let mut rng = Rng(seed);
-    let mut tally = Tally {
-        rollouts,
-        ..Tally::default()
-    };
+    let mut tally = ReplayTally::default();
     for _ in 0..rollouts {
-        let r = rollout(&mut rng, noise, &metric, kind, error_factor, latency_factor);
-        if let Some(look) = r.first_fail {
-            tally.ever_failed += 1;
-            tally.fail_looks.push(look);
-        }
-        tally.inconclusive_looks += r.inconclusive;
-        match r.argo {
-            ArgoOutcome::Successful => tally.successful += 1,
-            ArgoOutcome::Failed => tally.failed += 1,
-            ArgoOutcome::Paused => tally.paused += 1,
-        }
+        let minutes = simulate(&mut rng, noise, error_factor, latency_factor);
+        let (baseline, canary) = minutes_of(&minutes, kind);
+        tally.add(replay(&metric, &baseline, &canary));
     }
     tally
 }

@@ -155,6 +155,19 @@ impl RateRatioTest {
     /// log-odds variance (Pearson residuals around the pooled ratio, less their binomial
     /// part), shrunk towards [`PRIOR_DISPERSION`] by its weight of [`PRIOR_LOOKS`] looks.
     pub fn estimated_dispersion(&self) -> f64 {
+        let (estimate, dof) = self.moments();
+        (PRIOR_LOOKS * PRIOR_DISPERSION + dof * estimate) / (PRIOR_LOOKS + dof)
+    }
+
+    /// The method-of-moments σ² alone, without the prior (`None` before two looks with
+    /// events): what `slogate calibrate` reports of a service's own data.
+    pub fn raw_dispersion(&self) -> Option<f64> {
+        let (estimate, dof) = self.moments();
+        (dof > 0.0).then_some(estimate)
+    }
+
+    /// The unshrunk estimate and its degrees of freedom.
+    fn moments(&self) -> (f64, f64) {
         let sum = |i: usize| self.looks.iter().map(|l| l.counts[i] as f64).sum::<f64>();
         let (xc, nc, xb, nb) = (sum(0), sum(1), sum(2), sum(3));
         let (mut excess, mut scale, mut used) = (0.0, 0.0, 0.0);
@@ -183,7 +196,7 @@ impl RateRatioTest {
         } else {
             0.0
         };
-        (PRIOR_LOOKS * PRIOR_DISPERSION + dof * estimate) / (PRIOR_LOOKS + dof)
+        (estimate, dof)
     }
 
     /// The fixed-horizon one-sided z of all looks so far: the score over its standard error,
