@@ -228,7 +228,8 @@ fn metadata(service: &ServiceLevels, name: String) -> ObjectMeta {
     annotations.insert(
         "slogate/verdicts".to_string(),
         "slogate answers pass, fail or inconclusive. pass matches successCondition and fail \
-         matches failureCondition; inconclusive (too little data, no data) matches neither, so \
+         matches failureCondition; inconclusive (no data, too little data, a source down; never a \
+         canary that only looks worse) matches neither, so \
          Argo marks the measurement Inconclusive and, past inconclusiveLimit, pauses the \
          rollout for a person to promote or abort."
             .to_string(),
