@@ -8,27 +8,33 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use slogate::analysis::sequential::{RateRatioTest, ShiftTest, Worse};
 
 fn look(c: &mut Criterion) {
-    c.bench_function("rate-ratio look, 240 looks stored (update + e-value)", |b| {
-        let mut t = RateRatioTest::new(1.2, Worse::Higher);
-        for _ in 0..240 {
-            t.update(12, 1000, 10, 1000, 1.0);
-        }
-        b.iter(|| {
-            t.update(12, 1000, 10, 1000, 1.0);
-            std::hint::black_box(t.e_value())
-        })
-    });
+    c.bench_function(
+        "rate-ratio look, 240 looks stored (update + e-value)",
+        |b| {
+            let mut t = RateRatioTest::new(1.2, Worse::Higher);
+            for _ in 0..240 {
+                t.update(12, 1000, 10, 1000, 1.0);
+            }
+            b.iter(|| {
+                t.update(12, 1000, 10, 1000, 1.0);
+                std::hint::black_box(t.e_value())
+            })
+        },
+    );
     let baseline: Vec<f64> = (0..10).map(|i| 0.2 + 0.001 * i as f64).collect();
     let canary: Vec<f64> = (0..10)
         .map(|i| 0.2 + 0.0011 * ((i * 37) % 10) as f64)
         .collect();
-    c.bench_function("shift-test look, 10 paired minutes (update + e-value)", |b| {
-        let mut t = ShiftTest::new(1.05, Worse::Higher);
-        b.iter(|| {
-            t.update(&baseline, &canary);
-            std::hint::black_box(t.log_e_value())
-        })
-    });
+    c.bench_function(
+        "shift-test look, 10 paired minutes (update + e-value)",
+        |b| {
+            let mut t = ShiftTest::new(1.05, Worse::Higher);
+            b.iter(|| {
+                t.update(&baseline, &canary);
+                std::hint::black_box(t.log_e_value())
+            })
+        },
+    );
     c.bench_function("rate-ratio state JSON round trip, 30 looks", |b| {
         let mut t = RateRatioTest::new(1.2, Worse::Higher);
         for _ in 0..30 {
