@@ -238,13 +238,14 @@ fn values_evidence(
             describe: format!("{sides}, every sample equal"),
         });
     }
-    let greater = stats::rank_sum_test(canary, baseline, Alternative::Greater)
+    // Sorted once for both tests and the interval.
+    let pair = stats::SortedPair::new(canary, baseline)
         .ok_or("the samples cannot be compared (rank-sum test undefined)")?;
-    let less = stats::rank_sum_test(canary, baseline, Alternative::Less)
-        .ok_or("the samples cannot be compared (rank-sum test undefined)")?;
+    let greater = pair.rank_sum_test(Alternative::Greater);
+    let less = pair.rank_sum_test(Alternative::Less);
     // The interval is undefined when every pairwise difference is the same (two constant
     // samples); the rank-sum test still decides then.
-    let shift = stats::location_shift(canary, baseline, confidence);
+    let shift = pair.location_shift(confidence);
     j.interval = shift.map(|s| s.interval);
     let describe = match shift {
         Some(s) => format!(

@@ -11,6 +11,9 @@ use super::canary::{Counts, MetricData};
 /// Quantiles kept per side: 0%, 5%, ..., 100% (21 numbers).
 pub const QUANTILES: usize = 21;
 
+/// Sides of at least this many values are summarised on two threads, one side each.
+const PARALLEL_FROM: usize = 1 << 15;
+
 /// One side's values, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
@@ -26,7 +29,9 @@ impl Quantiles {
     /// Summarises `values` (non-finite values are left out, as the judge leaves them out).
     pub fn of(values: &[f64]) -> Quantiles {
         let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        sorted.sort_by(f64::total_cmp);
+        // Ascending in `f64::total_cmp`'s order, by a radix sort (as the rank tests sort):
+        // several times faster than a comparison sort on large samples, the same result.
+        radsort::sort(&mut sorted);
         let n = sorted.len();
         if n == 0 {
             return Quantiles {
@@ -80,10 +85,19 @@ impl Distribution {
     /// The summary of fetched data; `None` when nothing was fetched.
     pub fn of(data: &MetricData) -> Option<Distribution> {
         match data {
-            MetricData::Values { baseline, canary } => Some(Distribution::Values {
-                baseline: Quantiles::of(baseline),
-                canary: Quantiles::of(canary),
-            }),
+            MetricData::Values { baseline, canary } => {
+                let (baseline, canary) = if baseline.len().min(canary.len()) >= PARALLEL_FROM {
+                    // One side on another thread: large samples spend their time sorting.
+                    std::thread::scope(|s| {
+                        let b = s.spawn(|| Quantiles::of(baseline));
+                        let c = Quantiles::of(canary);
+                        (b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), c)
+                    })
+                } else {
+                    (Quantiles::of(baseline), Quantiles::of(canary))
+                };
+                Some(Distribution::Values { baseline, canary })
+            }
             MetricData::Events { baseline, canary } => Some(Distribution::Events {
                 baseline: *baseline,
                 canary: *canary,
