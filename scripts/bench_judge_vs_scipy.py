@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,15 +20,20 @@ import scipy
 # What the peer process does: read both files as a user would (json.load, then numpy), and run
 # the test slogate reproduces (R's wilcox.test with exact=FALSE, correct=TRUE).
 SCIPY_PROGRAM = """
+import time
+start = time.perf_counter()
 import json, sys
 import numpy as np
 from scipy.stats import mannwhitneyu
+imported = time.perf_counter()
 with open(sys.argv[1]) as f:
     b = np.asarray(json.load(f), dtype=float)
 with open(sys.argv[2]) as f:
     c = np.asarray(json.load(f), dtype=float)
+loaded = time.perf_counter()
 r = mannwhitneyu(c, b, alternative="greater", method="asymptotic", use_continuity=True)
-print(r.statistic, r.pvalue)
+tested = time.perf_counter()
+print(imported - start, loaded - imported, tested - loaded)
 """
 
 
@@ -52,14 +58,21 @@ def write_samples(directory, n):
     return paths
 
 
+def cpu_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(argv):
-    """Wall-clock seconds of one process; exit 0 or 1 (slogate's pass/fail) count as success."""
+    """Wall-clock and CPU (user + system, all threads) seconds of one process, and what it
+    printed; exit 0 or 1 (slogate's pass and fail) count as success."""
+    cpu = cpu_of_children()
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         sys.exit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode()}")
-    return elapsed
+    return elapsed, cpu_of_children() - cpu, done.stdout.decode()
 
 
 def main():
@@ -77,25 +90,44 @@ def main():
     }
     for argv in runs.values():  # warm-up: page cache, and the first run of each binary
         timed(argv)
-    times = {name: [] for name in runs}
+    wall = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
+    # scipy's phases, from inside its process: import, json.load + numpy, mannwhitneyu.
+    phases = []
     names = list(runs)
     for r in range(args.rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            times[name].append(timed(runs[name]))
+            elapsed, used, out = timed(runs[name])
+            wall[name].append(elapsed)
+            cpu[name].append(used)
+            if name == "scipy mannwhitneyu":
+                phases.append([float(t) for t in out.split()])
 
     size = sum(os.path.getsize(p) for p in (baseline, canary)) / 1e6
     print(
         f"{args.n:,} values a side ({size:.0f} MB of JSON), {args.rounds} rounds, "
-        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, scipy {scipy.__version__}"
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}"
     )
-    for name, ts in times.items():
+    print(f"{'process':<20} {'wall min':>9} {'median':>9} {'max':>9} {'CPU median':>11}")
+    for name in runs:
+        ts = wall[name]
         print(
-            f"{name:<20} min {min(ts):.3f} s  median {statistics.median(ts):.3f} s  "
-            f"max {max(ts):.3f} s"
+            f"{name:<20} {min(ts):>8.3f}s {statistics.median(ts):>8.3f}s {max(ts):>8.3f}s "
+            f"{statistics.median(cpu[name]):>10.3f}s"
         )
-    ratios = [a / b for a, b in zip(*times.values())]
-    print(f"slogate / scipy, per round: median {statistics.median(ratios):.2f}")
+    for i, phase in enumerate(["import", "json.load + numpy", "mannwhitneyu alone"]):
+        ts = [p[i] for p in phases]
+        print(
+            f"  scipy {phase:<18} min {min(ts):.3f} s  median {statistics.median(ts):.3f} s"
+        )
+    ratios = [a / b for a, b in zip(*wall.values())]
+    print(f"slogate / scipy wall time, per round: median {statistics.median(ratios):.2f}")
+    alone = [a / p[2] for a, p in zip(wall["slogate judge"], phases)]
+    print(
+        "slogate's whole process / scipy's mannwhitneyu call alone, per round: "
+        f"median {statistics.median(alone):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use serde::Deserializer as _;
+use serde::de::{SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Reads both sides, the baseline on another thread: each file is parsed on its own core.
@@ -58,21 +60,40 @@ fn read_sample(path: &Path) -> anyhow::Result<Vec<f64>> {
 
 /// The values of a JSON array of finite numbers; `None` for anything else.
 fn json_numbers(text: &str) -> Option<Vec<f64>> {
-    let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-    items
-        .iter()
-        .map(|item| {
+    // One value per comma, plus one: the vector is allocated once, at its final size.
+    let capacity = text.bytes().filter(|b| *b == b',').count() + 1;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let values = de.deserialize_seq(Numbers(capacity)).ok()?;
+    de.end().ok()?;
+    Some(values)
+}
+
+/// Reads a JSON array element by element, each number parsed as it is met, so that nothing
+/// but the values is kept: the capacity to reserve.
+struct Numbers(usize);
+
+impl<'de> Visitor<'de> for Numbers {
+    type Value = Vec<f64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of finite numbers")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
+        let mut values = Vec::with_capacity(self.0);
+        while let Some(item) = seq.next_element::<&RawValue>()? {
             let raw = item.get();
             // serde_json checked the syntax: an element starting like a number is a JSON
             // number, whose grammar Rust's float parser accepts. Too large for a double, it
             // parses to infinity, which is refused like any non-finite value.
             let number = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit());
-            number
-                .then(|| raw.parse::<f64>().ok())
-                .flatten()
-                .filter(|v| v.is_finite())
-        })
-        .collect()
+            match number.then(|| raw.parse::<f64>()) {
+                Some(Ok(v)) if v.is_finite() => values.push(v),
+                _ => return Err(serde::de::Error::custom("not a finite number")),
+            }
+        }
+        Ok(values)
+    }
 }
 
 /// Why `text` is not a JSON array of finite numbers: the syntax error with its position, or
