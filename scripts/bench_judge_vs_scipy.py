@@ -78,16 +78,21 @@ def timed(argv):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--slogate", required=True)
+    # Another build of slogate (say, before a change) timed in the same rounds.
+    parser.add_argument("--compare")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--n", type=int, default=1_000_000)
     args = parser.parse_args()
 
     baseline, canary = write_samples(args.dir, args.n)
+    judge = ["judge", "--baseline", baseline, "--canary", canary]
     runs = {
-        "slogate judge": [args.slogate, "judge", "--baseline", baseline, "--canary", canary],
+        "slogate judge": [args.slogate, *judge],
         "scipy mannwhitneyu": [sys.executable, "-c", SCIPY_PROGRAM, baseline, canary],
     }
+    if args.compare:
+        runs["slogate (compared)"] = [args.compare, *judge]
     for argv in runs.values():  # warm-up: page cache, and the first run of each binary
         timed(argv)
     wall = {name: [] for name in runs}
@@ -121,7 +126,7 @@ def main():
         print(
             f"  scipy {phase:<18} min {min(ts):.3f} s  median {statistics.median(ts):.3f} s"
         )
-    ratios = [a / b for a, b in zip(*wall.values())]
+    ratios = [a / b for a, b in zip(wall["slogate judge"], wall["scipy mannwhitneyu"])]
     print(f"slogate / scipy wall time, per round: median {statistics.median(ratios):.2f}")
     alone = [a / p[2] for a, p in zip(wall["slogate judge"], phases)]
     print(
