@@ -12,7 +12,7 @@ use crate::numfmt::sig;
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure};
 use crate::verdict::{Outcome, Side};
 
-use super::distribution::Distribution;
+use super::distribution::{Distribution, Quantiles};
 use super::stats::{self, Alternative};
 
 /// Confidence of the intervals and tests (Kayenta uses 98%).
@@ -136,7 +136,8 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         reason: String::new(),
         weight: metric.weight,
         group: metric.group.clone(),
-        distribution: Distribution::of(data),
+        // Values compared are summarised from the samples the tests sorted (values_evidence).
+        distribution: None,
         sequential: None,
     };
     let evidence = match data {
@@ -148,6 +149,9 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
             events_evidence(metric, *baseline, *canary, confidence, &mut j)
         }
     };
+    if j.distribution.is_none() {
+        j.distribution = Distribution::of(data);
+    }
     match evidence {
         Err(reason) => {
             j.classification = Classification::NoData;
@@ -243,6 +247,10 @@ fn values_evidence(
         .ok_or("the samples cannot be compared (rank-sum test undefined)")?;
     let greater = pair.rank_sum_test(Alternative::Greater);
     let less = pair.rank_sum_test(Alternative::Less);
+    j.distribution = Some(Distribution::Values {
+        baseline: Quantiles::of_sorted(pair.y()),
+        canary: Quantiles::of_sorted(pair.x()),
+    });
     // The interval is undefined when every pairwise difference is the same (two constant
     // samples); the rank-sum test still decides then.
     let shift = pair.location_shift(confidence);

@@ -39,6 +39,16 @@ impl SortedPair {
         Some(Self { x: x?, y: y? })
     }
 
+    /// x, ascending.
+    pub fn x(&self) -> &[f64] {
+        self.x.values()
+    }
+
+    /// y, ascending.
+    pub fn y(&self) -> &[f64] {
+        self.y.values()
+    }
+
     /// [`super::rank_sum_test`] on the pair.
     pub fn rank_sum_test(&self, alternative: Alternative) -> RankSumTest {
         mann_whitney::test(&self.x, &self.y, alternative)
