@@ -130,43 +130,24 @@ mod tests {
     }
 
     #[test]
-    fn the_judge_summarises_the_samples_it_tested_as_they_are_summarised_alone() {
-        use crate::analysis::canary::judge_metric;
-        use crate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
-        let metric = CanaryMetric {
-            name: "latency".into(),
-            measure: CanaryMeasure::PrometheusValues {
-                query: QueryTemplate::parse("vector(0)", false).unwrap(),
-            },
-            direction: Direction::Increase,
-            allowed_increase: 1.0,
-            critical_increase: None,
-            allowed_decrease: 1.0,
-            critical_decrease: None,
-            weight: 1.0,
-            critical: false,
-            must_have_data: false,
-            min_samples: Some(1),
-            group: None,
-            effect: EffectMeasure::Mean,
-        };
-        // Tested (sorted once for the tests), too few, all equal, and not finite.
+    fn the_samples_the_tests_sorted_summarise_as_each_side_alone() {
+        // The judge summarises a pair it tested from the pair's sorted values (canary.rs).
+        use crate::analysis::stats::SortedPair;
         let spread = |n: u32, k: f64| (0..n).map(|i| (f64::from(i) * k).sin() * 3.0).collect();
         let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
             (spread(1000, 0.7), spread(900, 1.3)),
-            (vec![-0.0, 0.0, 2.0, -1.5], vec![0.0, -0.0, 1.0]),
-            (vec![2.0; 5], vec![2.0; 5]),
-            (vec![1.0, f64::NAN, 3.0], vec![1.0, 2.0]),
+            (vec![-0.0, 0.0, 2.0, -1.5, 0.0], vec![0.0, -0.0, 1.0]),
+            (vec![2.0; 5], vec![2.0, 1e-310, -1e300]),
         ];
-        for (baseline, canary) in cases {
-            let data = MetricData::Values { baseline, canary };
-            let judged = judge_metric(&metric, &data, 0.98).distribution.unwrap();
-            let alone = Distribution::of(&data).unwrap();
-            // Bit for bit: serde_json writes every double exactly (and -0.0 as -0.0).
-            assert_eq!(
-                serde_json::to_string(&judged).unwrap(),
-                serde_json::to_string(&alone).unwrap()
-            );
+        for (x, y) in cases {
+            let pair = SortedPair::new(&x, &y).unwrap();
+            for (sorted, side) in [(pair.x(), &x), (pair.y(), &y)] {
+                // Bit for bit: serde_json writes every double exactly (-0.0 as -0.0).
+                assert_eq!(
+                    serde_json::to_string(&Quantiles::of_sorted(sorted)).unwrap(),
+                    serde_json::to_string(&Quantiles::of(side)).unwrap()
+                );
+            }
         }
     }
 
