@@ -12,7 +12,7 @@ use crate::numfmt::sig;
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure};
 use crate::verdict::{Outcome, Side};
 
-use super::distribution::Distribution;
+use super::distribution::{Distribution, Quantiles};
 use super::stats::{self, Alternative};
 
 /// Confidence of the intervals and tests (Kayenta uses 98%).
@@ -142,7 +142,8 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         observed: String::new(),
         weight: metric.weight,
         group: metric.group.clone(),
-        distribution: Distribution::of(data),
+        // Values compared are summarised from the samples the tests sorted (values_evidence).
+        distribution: None,
         sequential: None,
     };
     let evidence = match data {
@@ -154,6 +155,9 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
             events_evidence(metric, *baseline, *canary, confidence, &mut j)
         }
     };
+    if j.distribution.is_none() {
+        j.distribution = Distribution::of(data);
+    }
     match evidence {
         Err(reason) => {
             j.classification = Classification::NoData;
@@ -244,13 +248,18 @@ fn values_evidence(
             describe: format!("{sides}, every sample equal"),
         });
     }
-    let greater = stats::rank_sum_test(canary, baseline, Alternative::Greater)
+    // Sorted once for both tests and the interval.
+    let pair = stats::SortedPair::new(canary, baseline)
         .ok_or("the samples cannot be compared (rank-sum test undefined)")?;
-    let less = stats::rank_sum_test(canary, baseline, Alternative::Less)
-        .ok_or("the samples cannot be compared (rank-sum test undefined)")?;
+    let greater = pair.rank_sum_test(Alternative::Greater);
+    let less = pair.rank_sum_test(Alternative::Less);
+    j.distribution = Some(Distribution::Values {
+        baseline: Quantiles::of_sorted(pair.y()),
+        canary: Quantiles::of_sorted(pair.x()),
+    });
     // The interval is undefined when every pairwise difference is the same (two constant
     // samples); the rank-sum test still decides then.
-    let shift = stats::location_shift(canary, baseline, confidence);
+    let shift = pair.location_shift(confidence);
     j.interval = shift.map(|s| s.interval);
     let describe = match shift {
         Some(s) => format!(

@@ -11,6 +11,9 @@ use super::canary::{Counts, MetricData};
 /// Quantiles kept per side: 0%, 5%, ..., 100% (21 numbers).
 pub const QUANTILES: usize = 21;
 
+/// Sides of at least this many values are summarised on two threads, one side each.
+const PARALLEL_FROM: usize = 1 << 15;
+
 /// One side's values, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
@@ -26,7 +29,15 @@ impl Quantiles {
     /// Summarises `values` (non-finite values are left out, as the judge leaves them out).
     pub fn of(values: &[f64]) -> Quantiles {
         let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        sorted.sort_by(f64::total_cmp);
+        // Ascending in `f64::total_cmp`'s order, by a radix sort (as the rank tests sort):
+        // several times faster than a comparison sort on large samples, the same result.
+        radsort::sort(&mut sorted);
+        Quantiles::of_sorted(&sorted)
+    }
+
+    /// Summarises finite values already sorted ascending (as [`Quantiles::of`] sorts them:
+    /// the same summary, bit for bit, the mean summed in that order).
+    pub fn of_sorted(sorted: &[f64]) -> Quantiles {
         let n = sorted.len();
         if n == 0 {
             return Quantiles {
@@ -80,10 +91,19 @@ impl Distribution {
     /// The summary of fetched data; `None` when nothing was fetched.
     pub fn of(data: &MetricData) -> Option<Distribution> {
         match data {
-            MetricData::Values { baseline, canary } => Some(Distribution::Values {
-                baseline: Quantiles::of(baseline),
-                canary: Quantiles::of(canary),
-            }),
+            MetricData::Values { baseline, canary } => {
+                let (baseline, canary) = if baseline.len().min(canary.len()) >= PARALLEL_FROM {
+                    // One side on another thread: large samples spend their time sorting.
+                    std::thread::scope(|s| {
+                        let b = s.spawn(|| Quantiles::of(baseline));
+                        let c = Quantiles::of(canary);
+                        (b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), c)
+                    })
+                } else {
+                    (Quantiles::of(baseline), Quantiles::of(canary))
+                };
+                Some(Distribution::Values { baseline, canary })
+            }
             MetricData::Events { baseline, canary } => Some(Distribution::Events {
                 baseline: *baseline,
                 canary: *canary,
@@ -107,6 +127,28 @@ mod tests {
         assert_eq!(q.at(50), Some(2.5));
         assert_eq!(q.at(25), Some(1.75));
         assert_eq!(q.at(100), Some(4.0));
+    }
+
+    #[test]
+    fn the_samples_the_tests_sorted_summarise_as_each_side_alone() {
+        // The judge summarises a pair it tested from the pair's sorted values (canary.rs).
+        use crate::analysis::stats::SortedPair;
+        let spread = |n: u32, k: f64| (0..n).map(|i| (f64::from(i) * k).sin() * 3.0).collect();
+        let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+            (spread(1000, 0.7), spread(900, 1.3)),
+            (vec![-0.0, 0.0, 2.0, -1.5, 0.0], vec![0.0, -0.0, 1.0]),
+            (vec![2.0; 5], vec![2.0, 1e-310, -1e300]),
+        ];
+        for (x, y) in cases {
+            let pair = SortedPair::new(&x, &y).unwrap();
+            for (sorted, side) in [(pair.x(), &x), (pair.y(), &y)] {
+                // Bit for bit: serde_json writes every double exactly (-0.0 as -0.0).
+                assert_eq!(
+                    serde_json::to_string(&Quantiles::of_sorted(sorted)).unwrap(),
+                    serde_json::to_string(&Quantiles::of(side)).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ use slogate::spec::yaml::split_documents;
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
 use slogate::verdict::Outcome;
 
+mod sample;
+
 /// Judge a canary sample against a baseline sample, as the canary gate judges one metric.
 ///
 /// Each FILE is a JSON array of numbers or one number per line (`#` starts a comment). Prints
@@ -94,8 +96,7 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
     let (Some(baseline_path), Some(canary_path)) = (&args.baseline, &args.canary) else {
         bail!("give --baseline and --canary, or --sequential");
     };
-    let baseline = read_sample(baseline_path)?;
-    let canary = read_sample(canary_path)?;
+    let (baseline, canary) = sample::read_pair(baseline_path, canary_path)?;
     let data = match metric.measure {
         CanaryMeasure::TraceErrors { .. } => MetricData::Events {
             baseline: outcomes(&baseline, baseline_path)?,
@@ -298,50 +299,6 @@ fn outcomes(values: &[f64], path: &Path) -> anyhow::Result<Counts> {
         counted: values.iter().filter(|v| **v == 1.0).count() as u64,
         total: values.len() as u64,
     })
-}
-
-/// Reads a sample: a JSON array of numbers, or one number per line.
-fn read_sample(path: &Path) -> anyhow::Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let file = path.display();
-    let values = if text.trim_start().starts_with('[') {
-        let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-            // serde_json appends " at line L column C"; the position goes in front instead.
-            let message = e.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m);
-            anyhow::anyhow!("{file}:{}:{}: {message}", e.line(), e.column())
-        })?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
-                    anyhow::anyhow!("{file}: element {} (`{v}`) is not a finite number", i + 1)
-                })
-            })
-            .collect::<anyhow::Result<Vec<f64>>>()?
-    } else {
-        let mut values = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let item = line.split('#').next().unwrap_or("").trim();
-            if item.is_empty() {
-                continue;
-            }
-            match item.parse::<f64>() {
-                Ok(x) if x.is_finite() => values.push(x),
-                Ok(_) => bail!("{file}:{}: `{item}` is not a finite number", i + 1),
-                Err(_) => bail!("{file}:{}: `{item}` is not a number", i + 1),
-            }
-        }
-        values
-    };
-    if values.is_empty() {
-        bail!("{file}: no values (expected a JSON array of numbers or one number per line)");
-    }
-    Ok(values)
 }
 
 fn metric_from_config(path: &Path) -> anyhow::Result<(CanaryMetric, f64)> {

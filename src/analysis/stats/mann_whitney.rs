@@ -2,7 +2,7 @@
 
 use super::exact::UDistribution;
 use super::ranks::{self, Ranking, Sorted};
-use super::{Alternative, pnorm_lower, pnorm_upper};
+use super::{Alternative, SortedPair, pnorm_lower, pnorm_upper};
 
 /// Mann-Whitney U / Wilcoxon rank-sum test of x against y.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,8 +28,12 @@ pub struct RankSumTest {
 /// and R's two-sided p-value is NaN (its one-sided ones are 1). slogate answers 1 for every
 /// alternative (no evidence of a difference) with `z` `None`, so that callers never see NaN.
 pub fn rank_sum_test(x: &[f64], y: &[f64], alternative: Alternative) -> Option<RankSumTest> {
-    let (xs, ys) = (Sorted::new(x)?, Sorted::new(y)?);
-    let ranking = ranks::rank(&xs, &ys, 0.0);
+    Some(SortedPair::new(x, y)?.rank_sum_test(alternative))
+}
+
+/// [`rank_sum_test`] on samples already sorted.
+pub(crate) fn test(xs: &Sorted, ys: &Sorted, alternative: Alternative) -> RankSumTest {
+    let ranking = ranks::rank(xs, ys, 0.0);
     let w = ranking.twice_u as f64 / 2.0;
     let exact = if ranking.ties == 0 {
         UDistribution::new(xs.len(), ys.len())
@@ -52,32 +56,32 @@ pub fn rank_sum_test(x: &[f64], y: &[f64], alternative: Alternative) -> Option<R
                 (2.0 * p).min(1.0)
             }
         };
-        return Some(RankSumTest {
+        return RankSumTest {
             w,
             z: None,
             p_value,
             exact: true,
-        });
+        };
     }
     let Some(z) = standardised(&ranking, xs.len(), ys.len(), Some(alternative)) else {
-        return Some(RankSumTest {
+        return RankSumTest {
             w,
             z: None,
             p_value: 1.0,
             exact: false,
-        });
+        };
     };
     let p_value = match alternative {
         Alternative::Less => pnorm_lower(z),
         Alternative::Greater => pnorm_upper(z),
         Alternative::TwoSided => 2.0 * pnorm_lower(z).min(pnorm_upper(z)),
     };
-    Some(RankSumTest {
+    RankSumTest {
         w,
         z: Some(z),
         p_value,
         exact: false,
-    })
+    }
 }
 
 /// The standardised statistic, with R's arithmetic in R's order:

@@ -9,6 +9,8 @@
 //!   exact for small samples without ties, else the normal approximation.
 //! - [`location_shift`]: Hodges-Lehmann shift and its interval, found as R finds them (Brent's
 //!   root finding on the standardised statistic as a function of the shift).
+//! - [`SortedPair`]: both samples sorted once, for several of the answers above on the same
+//!   pair (the canary judge asks for both one-sided tests and the interval).
 //! - [`two_proportions`]: two event rates compared on counts (R's `prop.test`) and their risk
 //!   ratio with a Katz interval (scipy's `relative_risk`).
 //!
@@ -21,12 +23,14 @@
 mod differences;
 mod exact;
 mod mann_whitney;
+mod pair;
 mod proportions;
 mod ranks;
 mod shift;
 mod zeroin;
 
 pub use mann_whitney::{RankSumTest, rank_sum_test};
+pub use pair::SortedPair;
 pub use proportions::{ProportionTest, two_proportions};
 pub use shift::{LocationShift, location_shift};
 

@@ -18,7 +18,11 @@ use super::differences::Differences;
 use super::mann_whitney::standardised;
 use super::ranks::{self, Ranking, Sorted};
 use super::zeroin::{TOL, zeroin};
-use super::{Alternative, qnorm_upper, valid_confidence};
+use super::{Alternative, SortedPair, qnorm_upper, valid_confidence};
+
+/// Samples of this many values in all (both sides) search the interval's ends and the
+/// estimate on three threads; below it a thread costs more than the merges it runs.
+const PARALLEL_FROM: usize = 1 << 16;
 
 /// Location shift of x relative to y and its confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,7 +62,14 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
     if !valid_confidence(confidence) {
         return None;
     }
-    let (xs, ys) = (Sorted::new(x)?, Sorted::new(y)?);
+    SortedPair::new(x, y)?.location_shift(confidence)
+}
+
+/// [`location_shift`] on samples already sorted.
+pub(crate) fn of_sorted(xs: &Sorted, ys: &Sorted, confidence: f64) -> Option<LocationShift> {
+    if !valid_confidence(confidence) {
+        return None;
+    }
     let (lo, hi) = (xs.min() - ys.max(), xs.max() - ys.min());
     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
         return None;
@@ -70,10 +81,10 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
     let stat = |ranking: &Ranking, correct: Option<Alternative>| {
         standardised(ranking, xs.len(), ys.len(), correct).unwrap_or(f64::NAN)
     };
-    let corrected = |d: f64| stat(&ranks::rank(&xs, &ys, d), Some(Alternative::TwoSided));
-    let plain = |d: f64| stat(&ranks::rank(&xs, &ys, d), None);
+    let corrected = |d: f64| stat(&ranks::rank(xs, ys, d), Some(Alternative::TwoSided));
+    let plain = |d: f64| stat(&ranks::rank(xs, ys, d), None);
     // Both ends are needed with and without the correction: rank each end once.
-    let (at_lo, at_hi) = (ranks::rank(&xs, &ys, lo), ranks::rank(&xs, &ys, hi));
+    let (at_lo, at_hi) = (ranks::rank(xs, ys, lo), ranks::rank(xs, ys, hi));
     let (w_lo, w_hi) = (
         stat(&at_lo, Some(Alternative::TwoSided)),
         stat(&at_hi, Some(Alternative::TwoSided)),
@@ -81,7 +92,7 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
     if w_lo.is_nan() || w_hi.is_nan() {
         return None;
     }
-    let differences = Differences::new(&xs, &ys);
+    let differences = Differences::new(xs, ys);
     let magnitude = [xs.min(), xs.max(), ys.min(), ys.max()]
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()));
@@ -105,16 +116,41 @@ pub fn location_shift(x: &[f64], y: &[f64], confidence: f64) -> Option<LocationS
         }
     };
     let z = qnorm_upper((1.0 - confidence) / 2.0)?;
-    let ((r_lower, lower), (r_upper, upper)) = (root(z), root(-z));
-    let (interval, root_interval) = ([lower, upper], [r_lower, r_upper]);
-    let closed = [corrected(lower) - z <= 0.0, corrected(upper) + z >= 0.0];
     let (v_lo, v_hi) = (stat(&at_lo, None), stat(&at_hi, None));
     // R's uniroot refuses ends whose values have the same sign; W(lo) >= 0 >= W(hi) always
     // holds (all of x - lo sits at or above y), so this only guards against the impossible.
     if v_lo.is_nan() || v_hi.is_nan() || (v_lo > 0.0 && v_hi > 0.0) || (v_lo < 0.0 && v_hi < 0.0) {
         return None;
     }
-    let estimate = zeroin(lo, hi, v_lo, v_hi, plain);
+    // Each end (R's root, the exact jump, and whether the jump belongs to the interval) and
+    // the estimate: three independent searches of some 10 to 30 merges each.
+    let lower_end = || {
+        let (r, end) = root(z);
+        (r, end, corrected(end) - z <= 0.0)
+    };
+    let upper_end = || {
+        let (r, end) = root(-z);
+        (r, end, corrected(end) + z >= 0.0)
+    };
+    let estimate = || zeroin(lo, hi, v_lo, v_hi, plain);
+    let ((r_lower, lower, lower_closed), (r_upper, upper, upper_closed), estimate) =
+        if xs.len() + ys.len() >= PARALLEL_FROM {
+            // On large samples the merges are most of the time left: one thread per search
+            // (each is a pure function of the sorted samples, so the answer is the same).
+            std::thread::scope(|s| {
+                let lower = s.spawn(lower_end);
+                let upper = s.spawn(upper_end);
+                let estimate = estimate();
+                let join = |h: std::thread::ScopedJoinHandle<'_, (f64, f64, bool)>| {
+                    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                };
+                (join(lower), join(upper), estimate)
+            })
+        } else {
+            (lower_end(), upper_end(), estimate())
+        };
+    let (interval, root_interval) = ([lower, upper], [r_lower, r_upper]);
+    let closed = [lower_closed, upper_closed];
     let all = [estimate, lower, upper, r_lower, r_upper];
     all.iter().all(|v| v.is_finite()).then_some(LocationShift {
         estimate,
