@@ -20,7 +20,7 @@ algebra:
   exp(theta S - theta^2 V / 2) against a half-normal prior of variance 1 / (10 LRV), with
   S = sum(d - ln tau), V = n LRV, LRV = s2 (1 + phi) / (1 - phi), s2 and phi the sample
   variance and lag-one autocorrelation of d = ln c - ln b (numpy), shrunk towards 0.1^2 and
-  0.8 with a weight of 4 observations, phi clipped to [0, 0.9].
+  0.5 with a weight of 4 observations, phi clipped to [0, 0.9].
 Floats are written by json (repr: the shortest string that reads back as the same double).
 """
 
@@ -145,11 +145,11 @@ def shift_log_e(tau, worse, canary, baseline):
         c0 = np.mean(centred ** 2)
         c1 = np.sum(centred[1:] * centred[:-1]) / n
         r1 = np.clip(c1 / c0, -1, 1) if c0 > 0 else 0.0
-        phi = r1 if n >= 3 else 0.8
+        phi = r1 if n >= 3 else 0.5
     else:
         variance, phi = 0.0, 0.8
     s2 = (4 * 0.01 + dof * variance) / (4 + dof)
-    phi = float(np.clip((4 * 0.8 + dof * phi) / (4 + dof), 0.0, 0.9))
+    phi = float(np.clip((4 * 0.5 + dof * phi) / (4 + dof), 0.0, 0.9))
     lrv = s2 * (1 + phi) / (1 - phi)
     beyond = d - math.log(tau) if worse == "higher" else math.log(tau) - d
     S, V = float(beyond.sum()), n * lrv
