@@ -290,7 +290,10 @@ fn a_page_inhibits_the_ticket_of_the_same_slo() {
     let config = alertmanager_config(&example_catalog());
     assert_eq!(config.inhibit_rules.len(), 1);
     let rule = &config.inhibit_rules[0];
-    assert_eq!(rule.source_matchers, [r#"slo_severity="page""#]);
+    assert_eq!(
+        rule.source_matchers,
+        [r#"slo_severity="page""#, r#"slo_name=~".+""#]
+    );
     assert_eq!(rule.target_matchers, [r#"slo_severity="ticket""#]);
     assert_eq!(rule.equal, ["slo_service", "slo_name"]);
     // And so it reads in the file.
@@ -298,7 +301,7 @@ fn a_page_inhibits_the_ticket_of_the_same_slo() {
     assert_eq!(
         doc["inhibit_rules"],
         json!([{
-            "source_matchers": ["slo_severity=\"page\""],
+            "source_matchers": ["slo_severity=\"page\"", "slo_name=~\".+\""],
             "target_matchers": ["slo_severity=\"ticket\""],
             "equal": ["slo_service", "slo_name"],
         }])

@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod grafana;
 pub mod rollouts;
 pub mod rules;
+pub mod service_alerts;
 pub mod windows;
 mod writer;
 
@@ -56,7 +57,7 @@ pub fn generate_all(
     let mut jobs: Vec<Job> = catalog
         .services
         .iter()
-        .filter(|s| !s.slos.is_empty())
+        .filter(|s| !s.slos.is_empty() || !s.alerts.is_empty())
         .map(Job::Service)
         .collect();
     let services = jobs.len();
@@ -118,7 +119,7 @@ enum Job<'a> {
 impl Job<'_> {
     fn files(self, catalog: &Catalog, format: OutputFormat) -> JobResult {
         Ok(match self {
-            Job::Service(service) => service_files(catalog, service, format)?.into(),
+            Job::Service(service) => service_files(catalog, service, format)?,
             Job::Overview => {
                 let overview = grafana::overview_dashboard(catalog);
                 vec![dashboard_file("overview", &overview, format)?]
@@ -147,23 +148,30 @@ impl Job<'_> {
     }
 }
 
-/// The rule file and dashboard of one service.
+/// The rule file and dashboard of one service (a service with plain alerts and no SLO has no
+/// SLO dashboard).
 fn service_files(
     catalog: &Catalog,
     service: &ServiceLevels,
     format: OutputFormat,
-) -> Result<[GeneratedFile; 2], GenerateError> {
+) -> Result<Vec<GeneratedFile>, GenerateError> {
     let path = format!("alert-rules/{}.yaml", service.service);
     let rule_file = rules::service_rules(service, &catalog.alert_windows);
-    let size_hint = RULES_BYTES_PER_SLO * service.slos.len();
+    let size_hint = RULES_BYTES_PER_SLO * service.slos.len().max(1);
     let rules = match format {
         OutputFormat::Plain => yaml_file(path, &rule_file, size_hint)?,
         OutputFormat::Kubernetes => {
             yaml_file(path, &rules::prometheus_rule(service, rule_file), size_hint)?
         }
     };
+    if service.slos.is_empty() {
+        return Ok(vec![rules]);
+    }
     let dashboard = grafana::service_dashboard_with(service, &catalog.alert_windows);
-    Ok([rules, dashboard_file(&service.service, &dashboard, format)?])
+    Ok(vec![
+        rules,
+        dashboard_file(&service.service, &dashboard, format)?,
+    ])
 }
 
 /// A dashboard as plain JSON (Grafana's provisioning reads it) or as a GrafanaDashboard

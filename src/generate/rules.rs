@@ -83,7 +83,8 @@ impl Serialize for Labels {
     }
 }
 
-/// The rules of every SLO of a service; `custom_windows` are the catalog's custom burn-rate
+/// The rules of every SLO of a service and its plain alerts (last, in their own group);
+/// `custom_windows` are the catalog's custom burn-rate
 /// windows (an SLO whose period has none uses the defaults).
 pub fn service_rules(service: &ServiceLevels, custom_windows: &[AlertWindowsSpec]) -> RuleFile {
     let mut groups = Vec::new();
@@ -105,6 +106,7 @@ pub fn service_rules(service: &ServiceLevels, custom_windows: &[AlertWindowsSpec
             });
         }
     }
+    groups.extend(super::service_alerts::service_alert_group(service));
     RuleFile { groups }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::diagnostic::{Diagnostic, Issue, Issues, Severity};
-use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SourceFormat};
+use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SeverityMap, SourceFormat};
 use super::yaml::{Document, Pos, YamlError, join_key, split_documents};
 use super::{alert_windows, native, openslo, sloth};
 
@@ -41,6 +41,13 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The first error (not warning), in file order: what a user fixes first.
+    pub fn first_error(&self) -> Option<&Diagnostic> {
+        self.diagnostics
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+    }
+
     /// Whether any error (not warning) was found.
     pub fn has_errors(&self) -> bool {
         self.diagnostics
@@ -181,6 +188,7 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
         }
     }
 
+    let severities = SeverityMap::default();
     let mut services: Vec<ServiceEntry> = Vec::new();
     for p in &pending {
         let file = &files[p.file].0;
@@ -192,7 +200,8 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
         match &p.kind {
             DocKind::Native => {
                 if let Some(doc) = decode(file, &p.document, &mut report) {
-                    let loaded = native::load(doc, origin(SourceFormat::Native), &mut issues);
+                    let loaded =
+                        native::load(doc, origin(SourceFormat::Native), &severities, &mut issues);
                     define_service(&mut services, loaded, file, &p.document, "", &mut issues);
                 }
             }
@@ -345,7 +354,7 @@ fn define_service(
             seen.insert(&slo.name, (file.to_path_buf(), pos));
         }
     }
-    if !clean {
+    if !clean || !unique_alert_names(&loaded, file, document, base, issues) {
         return;
     }
     let entry = match existing {
@@ -355,6 +364,7 @@ fn define_service(
             entry.service.team = loaded.team.clone();
             entry.service.labels = loaded.labels.clone();
             entry.service.canary = loaded.canary.clone();
+            entry.service.alerts = loaded.alerts.clone();
             entry.service.origin = loaded.origin.clone();
             entry
         }
@@ -373,6 +383,42 @@ fn define_service(
     for (slo, path) in loaded.slos.into_iter().zip(&name_paths) {
         add_slo(entry, slo, file, document, path, issues);
     }
+}
+
+/// Checks that no alert is defined twice in a service (same name and severity: one name at
+/// two severities, `warning` at 80% and `critical` at 90%, is the usual pattern); false, with
+/// an error at the second one naming where the first is, when one is.
+fn unique_alert_names(
+    loaded: &ServiceLevels,
+    file: &Path,
+    document: &Document,
+    base: &str,
+    issues: &mut Issues,
+) -> bool {
+    let mut seen: HashMap<(&str, &str), Pos> = HashMap::new();
+    let mut clean = true;
+    for (i, alert) in loaded.alerts.iter().enumerate() {
+        let path = join_key(&format!("{}[{i}]", join_key(base, "alerts")), "name");
+        let pos = document.index.report_pos(&path);
+        let severity = alert.severity.as_deref().unwrap_or(alert.tier.as_str());
+        if let Some(first) = seen.get(&(alert.name.as_str(), severity)) {
+            issues.error(
+                path,
+                format!(
+                    "duplicate alert `{}` with severity `{severity}` in service `{}`; first defined at {}:{}:{}",
+                    alert.name,
+                    loaded.service,
+                    file.display(),
+                    first.line,
+                    first.col
+                ),
+            );
+            clean = false;
+        } else {
+            seen.insert((&alert.name, severity), pos);
+        }
+    }
+    clean
 }
 
 fn duplicate_message(slo: &str, service: &str, first: &(PathBuf, Pos)) -> String {
@@ -423,6 +469,7 @@ fn join_openslo(
                         team: None,
                         labels: Default::default(),
                         slos: Vec::new(),
+                        alerts: Vec::new(),
                         canary: None,
                         origin: origin.clone(),
                     },

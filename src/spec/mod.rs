@@ -5,6 +5,7 @@
 //! -> the model, with small shared checks ([`check`]) recording problems by field path; the
 //! loader ([`load`]) places each problem in its file as `FILE:LINE:COL`.
 
+pub mod alert;
 pub mod alert_windows;
 pub mod check;
 pub mod diagnostic;

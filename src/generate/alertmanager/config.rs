@@ -64,6 +64,20 @@ pub struct Receiver {
     /// Slack incoming webhooks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slack_configs: Vec<SlackConfig>,
+    /// Email through the SMTP server of the `global` section.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub email_configs: Vec<EmailConfig>,
+}
+
+/// An email notification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailConfig {
+    /// Mail again when the alert resolves, so the inbox sees the end of it.
+    pub send_resolved: bool,
+    /// The address (or comma-separated addresses).
+    pub to: String,
+    /// Subject and other headers (Go templates).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// A PagerDuty Events API v2 integration.

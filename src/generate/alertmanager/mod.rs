@@ -26,7 +26,9 @@ use crate::spec::{self, Catalog, ServiceLevels, Slo};
 
 mod config;
 
-pub use config::{AlertmanagerConfig, InhibitRule, PagerDutyConfig, Receiver, Route, SlackConfig};
+pub use config::{
+    AlertmanagerConfig, EmailConfig, InhibitRule, PagerDutyConfig, Receiver, Route, SlackConfig,
+};
 
 /// Where the file goes, relative to the output directory.
 pub const FILE: &str = "alertmanager/alertmanager.yaml";
@@ -99,7 +101,7 @@ pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
     let mut services: Vec<&ServiceLevels> = catalog
         .services
         .iter()
-        .filter(|s| !s.slos.is_empty())
+        .filter(|s| !s.slos.is_empty() || !s.alerts.is_empty())
         .collect();
     services.sort_by(|a, b| a.service.cmp(&b.service));
 
@@ -153,7 +155,12 @@ pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
 /// already on it.
 fn page_inhibits_ticket() -> InhibitRule {
     InhibitRule {
-        source_matchers: vec![matcher(names::LABEL_SEVERITY, "page")],
+        // Only SLO alerts: plain alerts carry no SLO name, and Alertmanager counts two missing
+        // labels as equal, so without this a plain page would silence every plain ticket.
+        source_matchers: vec![
+            matcher(names::LABEL_SEVERITY, "page"),
+            format!("{}=~\".+\"", names::LABEL_SLO),
+        ],
         target_matchers: vec![matcher(names::LABEL_SEVERITY, "ticket")],
         equal: vec![
             names::LABEL_SERVICE.to_string(),
@@ -198,6 +205,22 @@ fn service_route(service: &ServiceLevels, receivers: &mut BTreeMap<String, Recei
             });
         }
     }
+    // Plain alerts after the SLO routes: they carry no `slo_name`, so no SLO route takes them.
+    for alert in &service.alerts {
+        let mut matchers = vec![
+            matcher("alertname", &alert.name),
+            matcher(names::LABEL_SEVERITY, alert.tier.as_str()),
+        ];
+        if let Some(severity) = &alert.severity {
+            matchers.push(matcher(names::LABEL_ALERT_SEVERITY, severity));
+        }
+        routes.push(Route {
+            receiver: Some(receiver_for(&alert.route, team, receivers)),
+            matchers,
+            repeat_interval: (alert.tier == spec::Tier::Page).then(|| REPEAT_PAGE.to_string()),
+            ..Route::default()
+        });
+    }
     Route {
         matchers: vec![matcher(names::LABEL_SERVICE, &service.service)],
         routes,
@@ -229,6 +252,7 @@ fn receiver_for(
     let receiver = match route {
         spec::Route::PagerDuty => pagerduty_receiver(team),
         spec::Route::Slack { channel } => slack_receiver(channel.as_deref()),
+        spec::Route::Email { to } => email_receiver(to.as_deref(), team),
     };
     let name = receiver.name.clone();
     receivers.entry(name.clone()).or_insert(receiver);
@@ -247,6 +271,7 @@ fn pagerduty_receiver(team: Option<&str>) -> Receiver {
             class: format!("{{{{ .CommonLabels.{} }}}}", names::LABEL_SLO),
         }],
         slack_configs: Vec::new(),
+        email_configs: Vec::new(),
     }
 }
 
@@ -264,6 +289,21 @@ fn slack_receiver(channel: Option<&str>) -> Receiver {
             channel: channel.map(str::to_string),
             title: SLACK_TITLE.to_string(),
             text: SLACK_TEXT.to_string(),
+        }],
+        email_configs: Vec::new(),
+    }
+}
+
+fn email_receiver(to: Option<&str>, _team: Option<&str>) -> Receiver {
+    let to = to.map(str::to_string).unwrap_or_default();
+    Receiver {
+        name: format!("email-{}", slug(&to)),
+        pagerduty_configs: Vec::new(),
+        slack_configs: Vec::new(),
+        email_configs: vec![EmailConfig {
+            send_resolved: true,
+            to,
+            headers: BTreeMap::from([("Subject".to_string(), SLACK_TITLE.to_string())]),
         }],
     }
 }
