@@ -125,7 +125,12 @@ fn a_correct_alert_list_is_accepted_with_its_defaults() {
     let text = format!(
         "{HEADER}  - name: RedisDown\n    expr: redis_up == 0\n    for: 2m\n    severity: P3\n  - name: RedisDown\n    expr: redis_up == 0\n    for: 10m\n    severity: critical\n    route: email\n    to: oncall@example.com\n"
     );
-    let report = load_texts(&[(PathBuf::from("spec.yaml"), text)]);
+    let smtp =
+        format!("{ROUTING}smtp: {{smarthost: 'smtp.example.com:587', from: am@example.com}}\n");
+    let report = load_texts(&[
+        (PathBuf::from("spec.yaml"), text),
+        (PathBuf::from("routing.yaml"), smtp),
+    ]);
     assert!(!report.has_errors(), "{:#?}", report.diagnostics);
     let service = report.catalog.service("shop").expect("accepted");
     let [ticket, page] = &service.alerts[..] else {
@@ -141,4 +146,94 @@ fn a_correct_alert_list_is_accepted_with_its_defaults() {
             to: Some("oncall@example.com".into())
         }
     );
+}
+
+/// One broken AlertRouting setup: the files read together and the first error.
+struct RoutingCase {
+    /// The mistake, in a sentence.
+    name: &'static str,
+    /// (file name, text), read together.
+    files: &'static [(&'static str, &'static str)],
+    /// The first error, exactly as displayed.
+    first_error: &'static str,
+}
+
+const ROUTING: &str = "apiVersion: slogate/v1\nkind: AlertRouting\n";
+
+const SHOP_EMAIL: &str = "apiVersion: slogate/v1\nkind: ServiceLevels\nservice: shop\nteam: web\nalerts:\n  - name: ShopDown\n    expr: up{job=\"shop\"} == 0\n    severity: critical\n    route: email\n";
+
+const ROUTING_CASES: &[RoutingCase] = &[
+    RoutingCase {
+        name: "a severity mapped to something other than page or ticket is refused",
+        files: &[(
+            "routing.yaml",
+            "apiVersion: slogate/v1\nkind: AlertRouting\nseverities:\n  P1: urgent\n",
+        )],
+        first_error: "routing.yaml:4:3: severities.P1: severity `P1` maps to `urgent`; expected `page` or `ticket`",
+    },
+    RoutingCase {
+        name: "an inhibit matcher without quotes is refused",
+        files: &[(
+            "routing.yaml",
+            "apiVersion: slogate/v1\nkind: AlertRouting\ninhibit_rules:\n  - source_matchers: [severity=critical]\n    target_matchers: ['severity=\"warning\"']\n",
+        )],
+        first_error: "routing.yaml:4:23: inhibit_rules[0].source_matchers[0]: `severity=critical` is not a matcher; write label=\"value\" (operators =, !=, =~, !~, value in double quotes)",
+    },
+    RoutingCase {
+        name: "a team's group_wait without a unit is refused",
+        files: &[(
+            "routing.yaml",
+            "apiVersion: slogate/v1\nkind: AlertRouting\nteams:\n  mita:\n    group_wait: 10\n",
+        )],
+        first_error: "routing.yaml:5:5: teams.mita.group_wait: group_wait: `10` has no unit; write it as a Prometheus duration such as `10d`, `10h` or `10m`",
+    },
+    RoutingCase {
+        name: "a Secret name Kubernetes would refuse is refused",
+        files: &[(
+            "routing.yaml",
+            "apiVersion: slogate/v1\nkind: AlertRouting\nsecret: Alertmanager_Keys\n",
+        )],
+        first_error: "routing.yaml:3:1: secret: `Alertmanager_Keys` is not a Kubernetes Secret name (lower-case letters, digits, `-` and `.`)",
+    },
+    RoutingCase {
+        name: "an email route without an SMTP server is refused at the route",
+        files: &[("shop.yaml", SHOP_EMAIL)],
+        first_error: "shop.yaml:9:5: alerts[0].route: email needs an SMTP server: add `smtp: {smarthost, from}` to the AlertRouting document",
+    },
+    RoutingCase {
+        name: "an email route without an address for the team is refused at the route",
+        files: &[
+            ("shop.yaml", SHOP_EMAIL),
+            (
+                "routing.yaml",
+                "apiVersion: slogate/v1\nkind: AlertRouting\nsmtp: {smarthost: 'smtp.example.com:587', from: am@example.com}\n",
+            ),
+        ],
+        first_error: "shop.yaml:9:5: alerts[0].route: give `to`, or set `teams.web.email` in the AlertRouting document",
+    },
+    RoutingCase {
+        name: "a second AlertRouting document is refused",
+        files: &[("a.yaml", ROUTING), ("b.yaml", ROUTING)],
+        first_error: "b.yaml:2:1: kind: the AlertRouting document is already defined at a.yaml:2:1; keep one",
+    },
+];
+
+#[test]
+fn each_broken_routing_setup_reports_its_first_error_exactly() {
+    for case in ROUTING_CASES {
+        let files: Vec<(PathBuf, String)> = case
+            .files
+            .iter()
+            .map(|(f, t)| (PathBuf::from(f), t.to_string()))
+            .collect();
+        let report = load_texts(&files);
+        let first_error = report.first_error().map(ToString::to_string);
+        assert_eq!(
+            first_error.as_deref(),
+            Some(case.first_error),
+            "{}: every diagnostic: {:#?}",
+            case.name,
+            report.diagnostics
+        );
+    }
 }

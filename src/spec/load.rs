@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::diagnostic::{Diagnostic, Issue, Issues, Severity};
-use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SeverityMap, SourceFormat};
+use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SourceFormat};
+use super::routing::AlertRouting;
 use super::yaml::{Document, Pos, YamlError, join_key, split_documents};
-use super::{alert_windows, native, openslo, sloth};
+use super::{alert_windows, load_alerts, native, openslo, sloth};
 
 /// The validated definitions of every service read.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct Catalog {
     pub services: Vec<ServiceLevels>,
     /// Custom burn-rate windows (Sloth `AlertWindows` documents), at most one per period.
     pub alert_windows: Vec<AlertWindowsSpec>,
+    /// How alerts are delivered (the `AlertRouting` document; the defaults without one).
+    pub routing: AlertRouting,
 }
 
 impl Catalog {
@@ -71,6 +74,7 @@ struct Header {
 #[derive(Debug, Clone, PartialEq)]
 enum DocKind {
     Native,
+    NativeRouting,
     SlothPlain,
     SlothKubernetes,
     SlothAlertWindows,
@@ -84,6 +88,7 @@ enum DocKind {
 fn classify(header: &Header) -> DocKind {
     let kind = header.kind.as_deref().unwrap_or("");
     match (header.api_version.as_deref(), header.version.as_deref()) {
+        (Some(native::API_VERSION), _) if kind == native::routing::KIND => DocKind::NativeRouting,
         (Some(native::API_VERSION), _) => DocKind::Native,
         (Some(sloth::K8S_API_VERSION), _) if kind == sloth::K8S_KIND => DocKind::SlothKubernetes,
         (Some(sloth::K8S_API_VERSION), _) if kind == alert_windows::KIND => {
@@ -188,7 +193,13 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
         }
     }
 
-    let severities = SeverityMap::default();
+    // Services name severities and teams the routing document defines: read it first.
+    let routing_docs = pending
+        .iter()
+        .filter(|p| p.kind == DocKind::NativeRouting)
+        .map(|p| (&files[p.file].0, &p.document));
+    load_alerts::read_routing(routing_docs, &mut report);
+    let routing = report.catalog.routing.clone();
     let mut services: Vec<ServiceEntry> = Vec::new();
     for p in &pending {
         let file = &files[p.file].0;
@@ -201,7 +212,7 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
             DocKind::Native => {
                 if let Some(doc) = decode(file, &p.document, &mut report) {
                     let loaded =
-                        native::load(doc, origin(SourceFormat::Native), &severities, &mut issues);
+                        native::load(doc, origin(SourceFormat::Native), &routing, &mut issues);
                     define_service(&mut services, loaded, file, &p.document, "", &mut issues);
                 }
             }
@@ -278,7 +289,7 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
                     }
                 }
             }
-            DocKind::OpenSloV1Sli => {}
+            DocKind::OpenSloV1Sli | DocKind::NativeRouting => {}
             DocKind::OpenSloV1Other(kind) => issues.warn(
                 "kind",
                 format!("OpenSLO `{kind}` documents are not used by slogate; skipped"),
@@ -354,7 +365,7 @@ fn define_service(
             seen.insert(&slo.name, (file.to_path_buf(), pos));
         }
     }
-    if !clean || !unique_alert_names(&loaded, file, document, base, issues) {
+    if !clean || !load_alerts::unique_alert_names(&loaded, file, document, base, issues) {
         return;
     }
     let entry = match existing {
@@ -383,42 +394,6 @@ fn define_service(
     for (slo, path) in loaded.slos.into_iter().zip(&name_paths) {
         add_slo(entry, slo, file, document, path, issues);
     }
-}
-
-/// Checks that no alert is defined twice in a service (same name and severity: one name at
-/// two severities, `warning` at 80% and `critical` at 90%, is the usual pattern); false, with
-/// an error at the second one naming where the first is, when one is.
-fn unique_alert_names(
-    loaded: &ServiceLevels,
-    file: &Path,
-    document: &Document,
-    base: &str,
-    issues: &mut Issues,
-) -> bool {
-    let mut seen: HashMap<(&str, &str), Pos> = HashMap::new();
-    let mut clean = true;
-    for (i, alert) in loaded.alerts.iter().enumerate() {
-        let path = join_key(&format!("{}[{i}]", join_key(base, "alerts")), "name");
-        let pos = document.index.report_pos(&path);
-        let severity = alert.severity.as_deref().unwrap_or(alert.tier.as_str());
-        if let Some(first) = seen.get(&(alert.name.as_str(), severity)) {
-            issues.error(
-                path,
-                format!(
-                    "duplicate alert `{}` with severity `{severity}` in service `{}`; first defined at {}:{}:{}",
-                    alert.name,
-                    loaded.service,
-                    file.display(),
-                    first.line,
-                    first.col
-                ),
-            );
-            clean = false;
-        } else {
-            seen.insert((&alert.name, severity), pos);
-        }
-    }
-    clean
 }
 
 fn duplicate_message(slo: &str, service: &str, first: &(PathBuf, Pos)) -> String {
@@ -513,7 +488,7 @@ fn add_slo(
 }
 
 /// Decodes a document into its format type, reporting a failure as a diagnostic.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
     file: &Path,
     document: &Document,
     report: &mut LoadReport,
@@ -527,7 +502,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn locate(file: &Path, document: &Document, issues: Vec<Issue>) -> Vec<Diagnostic> {
+pub(super) fn locate(file: &Path, document: &Document, issues: Vec<Issue>) -> Vec<Diagnostic> {
     issues
         .into_iter()
         .map(|issue| Diagnostic {

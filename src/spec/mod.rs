@@ -11,10 +11,12 @@ pub mod check;
 pub mod diagnostic;
 pub mod duration;
 pub mod load;
+mod load_alerts;
 pub mod model;
 pub mod native;
 pub mod openslo;
 pub mod query;
+pub mod routing;
 pub mod sloth;
 pub mod yaml;
 
@@ -23,3 +25,4 @@ pub use duration::PromDuration;
 pub use load::{Catalog, LoadReport, load_paths, load_texts};
 pub use model::*;
 pub use query::QueryTemplate;
+pub use routing::{AlertRouting, InhibitSpec, Smtp, TeamRouting};

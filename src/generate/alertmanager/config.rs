@@ -7,12 +7,32 @@ use serde::Serialize;
 /// An `alertmanager.yml` (the parts slogate sets; Alertmanager's defaults fill the rest).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertmanagerConfig {
+    /// The SMTP server, when an email receiver needs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global: Option<Global>,
     /// The routing tree.
     pub route: Route,
     /// Alerts that silence others while they fire.
     pub inhibit_rules: Vec<InhibitRule>,
     /// Where notifications go, each named once.
     pub receivers: Vec<Receiver>,
+}
+
+/// Alertmanager's `global` section: the SMTP server email receivers send through.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Global {
+    /// `host:port` of the relay.
+    pub smtp_smarthost: String,
+    /// The sender address.
+    pub smtp_from: String,
+    /// The login, when the relay wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_auth_username: Option<String>,
+    /// The file holding the password (never inlined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_auth_password_file: Option<String>,
+    /// Whether STARTTLS is required.
+    pub smtp_require_tls: bool,
 }
 
 /// One node of the routing tree.

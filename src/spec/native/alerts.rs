@@ -14,6 +14,7 @@ use crate::spec::alert::{PlainAlert, SeverityMap, Tier};
 use crate::spec::check;
 use crate::spec::diagnostic::Issues;
 use crate::spec::model::Route;
+use crate::spec::routing::AlertRouting;
 use crate::spec::yaml::{join_index, join_key};
 
 /// One entry of `alerts:`.
@@ -57,15 +58,52 @@ const ALERT_OWNED_ANNOTATIONS: &[&str] = &["summary", "description", "runbook_ur
 pub fn load_alerts(
     docs: Vec<AlertDoc>,
     service: &str,
-    severities: &SeverityMap,
+    team: Option<&str>,
+    routing: &AlertRouting,
     issues: &mut Issues,
 ) -> Option<Vec<PlainAlert>> {
     let loaded: Vec<Option<PlainAlert>> = docs
         .into_iter()
         .enumerate()
-        .map(|(i, doc)| load_alert(doc, service, &join_index("alerts", i), severities, issues))
+        .map(|(i, doc)| {
+            let path = join_index("alerts", i);
+            let alert = load_alert(doc, service, &path, &routing.severities, issues)?;
+            check_email_route(issues, &path, &alert.route, team, routing).then_some(alert)
+        })
         .collect();
     loaded.into_iter().collect()
+}
+
+/// An email route needs an SMTP server in the AlertRouting document, and an address: its own
+/// `to` or the team's `email` there. False, with the error at `path.route`, when one lacks.
+pub fn check_email_route(
+    issues: &mut Issues,
+    path: &str,
+    route: &Route,
+    team: Option<&str>,
+    routing: &AlertRouting,
+) -> bool {
+    let Route::Email { to } = route else {
+        return true;
+    };
+    let at = join_key(path, "route");
+    if routing.smtp.is_none() {
+        issues.error(
+            at,
+            "email needs an SMTP server: add `smtp: {smarthost, from}` to the AlertRouting document",
+        );
+        return false;
+    }
+    let team_email = routing.team(team).and_then(|t| t.email.as_ref());
+    if to.is_none() && team_email.is_none() {
+        let team = team.unwrap_or("<team>");
+        issues.error(
+            at,
+            format!("give `to`, or set `teams.{team}.email` in the AlertRouting document"),
+        );
+        return false;
+    }
+    true
 }
 
 fn load_alert(

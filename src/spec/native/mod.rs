@@ -5,6 +5,7 @@
 
 mod alerts;
 mod canary;
+pub mod routing;
 
 pub use alerts::email_addresses;
 
@@ -17,8 +18,9 @@ use super::diagnostic::Issues;
 use super::duration::PromDuration;
 use super::model::{
     AlertTier, Alerting, Budgeting, HistogramKind, LatencySli, Origin, Period, Route,
-    ServiceLevels, SeverityMap, Sli, Slo,
+    ServiceLevels, Sli, Slo,
 };
+use super::routing::AlertRouting;
 use super::yaml::{join_index, join_key};
 
 /// The `apiVersion` of this format.
@@ -147,12 +149,12 @@ struct TierDoc {
     annotations: BTreeMap<String, String>,
 }
 
-/// Maps a decoded document into the model, recording every problem in `issues`; `severities`
-/// maps the severity names alerts may use to tiers.
+/// Maps a decoded document into the model, recording every problem in `issues`; `routing`
+/// names the severities alerts may use and the teams' email addresses.
 pub fn load(
     doc: ServiceLevelsDoc,
     origin: Origin,
-    severities: &SeverityMap,
+    routing: &AlertRouting,
     issues: &mut Issues,
 ) -> Option<ServiceLevels> {
     if doc.kind != KIND {
@@ -179,10 +181,27 @@ pub fn load(
         .slos
         .into_iter()
         .enumerate()
-        .filter_map(|(i, slo)| load_slo(slo, &join_index("slos", i), issues))
+        .filter_map(|(i, slo)| {
+            let path = join_index("slos", i);
+            let slo = load_slo(slo, &path, issues)?;
+            for (tier, t) in [
+                ("page", &slo.alerting.page),
+                ("ticket", &slo.alerting.ticket),
+            ] {
+                let at = join_key(&join_key(&path, "alerting"), tier);
+                alerts::check_email_route(issues, &at, &t.route, doc.team.as_deref(), routing);
+            }
+            Some(slo)
+        })
         .collect();
     let canary = doc.canary.and_then(|c| canary::load(c, "canary", issues));
-    let alerts = alerts::load_alerts(doc.alerts, &doc.service, severities, issues);
+    let alerts = alerts::load_alerts(
+        doc.alerts,
+        &doc.service,
+        doc.team.as_deref(),
+        routing,
+        issues,
+    );
     (!issues.has_errors()).then_some(ServiceLevels {
         service: doc.service,
         team: doc.team,
