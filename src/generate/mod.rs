@@ -31,7 +31,8 @@ pub enum OutputFormat {
     /// Files Prometheus, Alertmanager and Grafana read directly.
     #[default]
     Plain,
-    /// PrometheusRule and GrafanaDashboard resources for the operators.
+    /// PrometheusRule, GrafanaDashboard and AlertmanagerConfig resources for the operators
+    /// (the whole Alertmanager file is written too).
     Kubernetes,
 }
 
@@ -127,11 +128,22 @@ impl Job<'_> {
             Job::Routing => {
                 let routing = alertmanager::alertmanager_config(catalog);
                 let size_hint = ROUTING_BYTES_PER_SERVICE * catalog.services.len();
-                vec![yaml_file(
+                let mut files = vec![yaml_file(
                     alertmanager::FILE.to_string(),
                     &routing,
                     size_hint,
-                )?]
+                )?];
+                // For the operator: besides the whole file, one AlertmanagerConfig per team
+                // that merges into an Alertmanager it already runs.
+                if format == OutputFormat::Kubernetes {
+                    let resources =
+                        alertmanager::alertmanager_config_resources(&routing, &catalog.routing);
+                    for resource in resources {
+                        let path = format!("alertmanager/{}", resource.file_name());
+                        files.push(yaml_file(path, &resource, ROUTING_BYTES_PER_SERVICE)?);
+                    }
+                }
+                files
             }
             Job::Rollouts => {
                 let settings = rollouts::RolloutSettings::default();

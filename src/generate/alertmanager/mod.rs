@@ -27,12 +27,14 @@ use crate::conventions as names;
 use crate::spec::{self, AlertRouting, Catalog, ServiceLevels, Slo, Tier};
 
 mod config;
+mod operator;
 mod receivers;
 
 pub use config::{
     AlertmanagerConfig, EmailConfig, Global, InhibitRule, PagerDutyConfig, Receiver, Route,
     SlackConfig,
 };
+pub use operator::{AlertmanagerConfigResource, alertmanager_config_resources};
 use receivers::Receivers;
 pub use receivers::{
     DEFAULT_RECEIVER, SECRETS_DIR, SLACK_WEBHOOK_URL_KEY, SMTP_PASSWORD_KEY,
