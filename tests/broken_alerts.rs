@@ -212,6 +212,14 @@ const ROUTING_CASES: &[RoutingCase] = &[
         first_error: "shop.yaml:9:5: alerts[0].route: give `to`, or set `teams.web.email` in the AlertRouting document",
     },
     RoutingCase {
+        name: "a namespace Kubernetes would refuse is refused",
+        files: &[(
+            "routing.yaml",
+            "apiVersion: slogate/v1\nkind: AlertRouting\nkubernetes:\n  namespace: Monitoring\n",
+        )],
+        first_error: "routing.yaml:4:3: kubernetes.namespace: `Monitoring` is not a Kubernetes namespace name (lower-case letters, digits and `-`, at most 63)",
+    },
+    RoutingCase {
         name: "a second AlertRouting document is refused",
         files: &[("a.yaml", ROUTING), ("b.yaml", ROUTING)],
         first_error: "b.yaml:2:1: kind: the AlertRouting document is already defined at a.yaml:2:1; keep one",

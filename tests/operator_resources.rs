@@ -1,6 +1,7 @@
-//! `slogate generate --format k8s` for the prometheus-operator: every PrometheusRule and every
-//! per-team AlertmanagerConfig validates against the operator's CRDs in
-//! `shared/reference/prometheus-operator/`, each AlertmanagerConfig names only receivers it
+//! `slogate generate --format k8s` for the operators: every PrometheusRule and every per-team
+//! AlertmanagerConfig validates against the prometheus-operator's CRDs in
+//! `shared/reference/prometheus-operator/` (and every GrafanaDashboard against the Grafana
+//! Operator's), each carries the settings' namespace, labels and annotations, each AlertmanagerConfig names only receivers it
 //! defines, reads its secrets from the settings' Secret, and routes every team alert (SLO and
 //! plain) of the examples.
 
@@ -47,10 +48,45 @@ fn every_prometheus_rule_validates_against_the_operator_crd() {
         let found = errors(&validator, rule);
         assert!(found.is_empty(), "{path}:\n{found}");
     }
+    // The settings' metadata: kube-prometheus-stack's ruleSelector matches `release`.
+    for (path, rule) in &rules {
+        let meta = &rule["metadata"];
+        assert_eq!(meta["namespace"], "monitoring", "{path}");
+        assert_eq!(meta["labels"]["release"], "kube-prometheus-stack", "{path}");
+        assert_eq!(
+            meta["labels"]["app.kubernetes.io/managed-by"], "slogate",
+            "{path}"
+        );
+        assert_eq!(
+            meta["annotations"]["argocd.argoproj.io/sync-wave"], "1",
+            "{path}"
+        );
+    }
     // The validator bites: a `for` the operator's pattern refuses is reported.
     let mut broken = rules[0].1.clone();
     broken["spec"]["groups"][0]["rules"][0]["for"] = "5 minutes".into();
     assert!(!errors(&validator, &broken).is_empty());
+}
+
+#[test]
+fn dashboard_resources_carry_the_settings_metadata_and_validate_against_their_crd() {
+    let validator = crd_validator(
+        "grafana/grafana-operator_grafanadashboards_crd.yaml",
+        "v1beta1",
+    );
+    let dashboards = resources("dashboards/");
+    assert_eq!(dashboards.len(), 6, "five services and the overview");
+    for (path, dashboard) in &dashboards {
+        let found = errors(&validator, dashboard);
+        assert!(found.is_empty(), "{path}:\n{found}");
+        let meta = &dashboard["metadata"];
+        assert_eq!(meta["namespace"], "monitoring", "{path}");
+        assert_eq!(meta["labels"]["release"], "kube-prometheus-stack", "{path}");
+        assert_eq!(
+            meta["labels"]["app.kubernetes.io/managed-by"], "slogate",
+            "{path}"
+        );
+    }
 }
 
 #[test]
@@ -82,6 +118,11 @@ fn every_team_alertmanager_config_validates_and_is_self_contained() {
         assert_eq!(config["apiVersion"], "monitoring.coreos.com/v1alpha1");
         let found = errors(&validator, config);
         assert!(found.is_empty(), "{path}:\n{found}");
+        assert_eq!(config["metadata"]["namespace"], "monitoring", "{path}");
+        assert_eq!(
+            config["metadata"]["labels"]["release"],
+            "kube-prometheus-stack"
+        );
         // The operator refuses a route naming a receiver the resource does not define.
         let defined: Vec<&str> = config["spec"]["receivers"]
             .as_array()

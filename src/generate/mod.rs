@@ -123,7 +123,12 @@ impl Job<'_> {
             Job::Service(service) => service_files(catalog, service, format)?,
             Job::Overview => {
                 let overview = grafana::overview_dashboard(catalog);
-                vec![dashboard_file("overview", &overview, format)?]
+                vec![dashboard_file(
+                    "overview",
+                    &overview,
+                    format,
+                    &catalog.routing.kubernetes,
+                )?]
             }
             Job::Routing => {
                 let routing = alertmanager::alertmanager_config(catalog);
@@ -173,7 +178,9 @@ fn service_files(
     let rules = match format {
         OutputFormat::Plain => yaml_file(path, &rule_file, size_hint)?,
         OutputFormat::Kubernetes => {
-            yaml_file(path, &rules::prometheus_rule(service, rule_file), size_hint)?
+            let resource = rules::prometheus_rule(service, rule_file)
+                .with_metadata(&catalog.routing.kubernetes);
+            yaml_file(path, &resource, size_hint)?
         }
     };
     if service.slos.is_empty() {
@@ -182,7 +189,12 @@ fn service_files(
     let dashboard = grafana::service_dashboard_with(service, &catalog.alert_windows);
     Ok(vec![
         rules,
-        dashboard_file(&service.service, &dashboard, format)?,
+        dashboard_file(
+            &service.service,
+            &dashboard,
+            format,
+            &catalog.routing.kubernetes,
+        )?,
     ])
 }
 
@@ -192,6 +204,7 @@ fn dashboard_file(
     stem: &str,
     dashboard: &grafana::Dashboard,
     format: OutputFormat,
+    kubernetes: &crate::spec::KubernetesMetadata,
 ) -> Result<GeneratedFile, GenerateError> {
     Ok(match format {
         OutputFormat::Plain => {
@@ -201,7 +214,8 @@ fn dashboard_file(
         }
         OutputFormat::Kubernetes => {
             let name = k8s_name(&format!("slo-{stem}"));
-            let resource = grafana::grafana_dashboard_resource(&name, dashboard);
+            let resource =
+                grafana::grafana_dashboard_resource(&name, dashboard).with_metadata(kubernetes);
             let path = format!("dashboards/{stem}.yaml");
             let mut text = String::with_capacity(HEADER.len() + dashboard.json_size_hint() * 5 / 4);
             text.push_str(HEADER);

@@ -25,4 +25,4 @@ pub use duration::PromDuration;
 pub use load::{Catalog, LoadReport, load_paths, load_texts};
 pub use model::*;
 pub use query::QueryTemplate;
-pub use routing::{AlertRouting, InhibitSpec, Smtp, TeamRouting};
+pub use routing::{AlertRouting, InhibitSpec, KubernetesMetadata, Smtp, TeamRouting};

@@ -39,6 +39,20 @@ pub struct AlertRouting {
     pub teams: BTreeMap<String, TeamRouting>,
     /// Inhibitions added to slogate's own (a page silences the ticket of the same SLO).
     pub inhibit_rules: Vec<InhibitSpec>,
+    /// Namespace, labels and annotations of the Kubernetes resources `--format k8s` writes.
+    pub kubernetes: KubernetesMetadata,
+}
+
+/// What the operators select generated resources by: `ruleSelector` and the `release` label
+/// of kube-prometheus-stack, a Grafana's namespace, Argo CD annotations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubernetesMetadata {
+    /// The namespace of every resource; the one `kubectl apply` uses when absent.
+    pub namespace: Option<String>,
+    /// Labels added to every resource (slogate's own win on a clash).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations on every resource.
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Default for AlertRouting {
@@ -58,6 +72,7 @@ impl Default for AlertRouting {
             smtp: None,
             teams: BTreeMap::new(),
             inhibit_rules: Vec::new(),
+            kubernetes: KubernetesMetadata::default(),
         }
     }
 }

@@ -36,7 +36,11 @@ impl AlertmanagerConfigResource {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Metadata {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
     labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,16 +201,24 @@ pub fn alertmanager_config_resources(
                 kind: "AlertmanagerConfig",
                 metadata: Metadata {
                     name: crate::generate::k8s_name(&name),
-                    labels: BTreeMap::from([
-                        (
-                            "app.kubernetes.io/managed-by".to_string(),
-                            "slogate".to_string(),
-                        ),
-                        (
-                            crate::conventions::LABEL_TEAM.to_string(),
-                            team_slug(team.as_deref()),
-                        ),
-                    ]),
+                    namespace: routing.kubernetes.namespace.clone(),
+                    annotations: routing.kubernetes.annotations.clone(),
+                    labels: routing
+                        .kubernetes
+                        .labels
+                        .clone()
+                        .into_iter()
+                        .chain([
+                            (
+                                "app.kubernetes.io/managed-by".to_string(),
+                                "slogate".to_string(),
+                            ),
+                            (
+                                crate::conventions::LABEL_TEAM.to_string(),
+                                team_slug(team.as_deref()),
+                            ),
+                        ])
+                        .collect(),
                 },
                 spec: Spec {
                     route: top,

@@ -11,7 +11,7 @@ use crate::spec::check;
 use crate::spec::diagnostic::Issues;
 use crate::spec::duration::PromDuration;
 use crate::spec::model::Route;
-use crate::spec::routing::{AlertRouting, InhibitSpec, Smtp, TeamRouting};
+use crate::spec::routing::{AlertRouting, InhibitSpec, KubernetesMetadata, Smtp, TeamRouting};
 use crate::spec::yaml::{join_index, join_key};
 
 /// The `kind` of the document.
@@ -48,6 +48,19 @@ pub struct AlertRoutingDoc {
     teams: BTreeMap<String, TeamDoc>,
     #[serde(default, rename = "inhibit_rules")]
     inhibit_rules: Vec<InhibitDoc>,
+    #[serde(default)]
+    kubernetes: Option<KubernetesDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesDoc {
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +205,7 @@ pub fn load(doc: AlertRoutingDoc, issues: &mut Issues) -> Option<AlertRouting> {
         .enumerate()
         .map(|(i, rule)| load_inhibit(issues, &join_index("inhibit_rules", i), rule))
         .collect();
+    let kubernetes = load_kubernetes(issues, doc.kubernetes.unwrap_or_default());
     if issues.has_errors() {
         return None;
     }
@@ -210,7 +224,66 @@ pub fn load(doc: AlertRoutingDoc, issues: &mut Issues) -> Option<AlertRouting> {
             .map(|(k, v)| v.map(|v| (k, v)))
             .collect::<Option<_>>()?,
         inhibit_rules,
+        kubernetes,
     })
+}
+
+fn load_kubernetes(issues: &mut Issues, doc: KubernetesDoc) -> KubernetesMetadata {
+    if let Some(ns) = &doc.namespace {
+        let ok = ns.len() <= 63 && secret_name(ns) && !ns.contains('.');
+        if !ok {
+            issues.error(
+                "kubernetes.namespace",
+                format!("`{ns}` is not a Kubernetes namespace name (lower-case letters, digits and `-`, at most 63)"),
+            );
+        }
+    }
+    for (field, map) in [("labels", &doc.labels), ("annotations", &doc.annotations)] {
+        for key in map.keys() {
+            if !qualified_name(key) {
+                issues.error(
+                    join_key(&join_key("kubernetes", field), key),
+                    format!("`{key}` is not a Kubernetes key (an optional DNS prefix and `/`, then letters, digits, `-`, `_`, `.`)"),
+                );
+            }
+        }
+    }
+    for (key, value) in &doc.labels {
+        let ok = value.len() <= 63
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && (value.is_empty()
+                || value.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && value.ends_with(|c: char| c.is_ascii_alphanumeric()));
+        if !ok {
+            issues.error(
+                join_key("kubernetes.labels", key),
+                format!("`{value}` is not a Kubernetes label value (at most 63 letters, digits, `-`, `_`, `.`)"),
+            );
+        }
+    }
+    KubernetesMetadata {
+        namespace: doc.namespace,
+        labels: doc.labels,
+        annotations: doc.annotations,
+    }
+}
+
+/// A Kubernetes label or annotation key: `[prefix/]name`, the name at most 63 characters.
+fn qualified_name(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    name_ok && prefix.is_none_or(secret_name)
 }
 
 fn severities(issues: &mut Issues, map: BTreeMap<String, String>) -> Option<SeverityMap> {
