@@ -192,3 +192,45 @@ fn every_team_alertmanager_config_validates_and_is_self_contained() {
         "smtp-password"
     );
 }
+
+#[test]
+fn sidecar_format_writes_each_dashboard_as_a_labelled_config_map_holding_the_plain_json() {
+    let catalog = example_catalog();
+    let plain = generate_all(&catalog, OutputFormat::Plain).unwrap();
+    let sidecar = generate_all(&catalog, OutputFormat::KubernetesSidecar).unwrap();
+    let mut seen = 0;
+    for file in plain.iter().filter(|f| f.path.starts_with("dashboards")) {
+        let stem = file.path.file_stem().unwrap().to_string_lossy().to_string();
+        let yaml_path = format!("dashboards/{stem}.yaml");
+        let config_map = sidecar
+            .iter()
+            .find(|f| f.path.to_string_lossy() == yaml_path)
+            .unwrap_or_else(|| panic!("{yaml_path} in the sidecar format"));
+        let value: Value = serde_saphyr::from_str(&config_map.contents).unwrap();
+        assert_eq!(value["apiVersion"], "v1");
+        assert_eq!(value["kind"], "ConfigMap");
+        let meta = &value["metadata"];
+        assert_eq!(meta["name"], format!("slo-{stem}-dashboard"));
+        assert_eq!(meta["namespace"], "monitoring");
+        assert_eq!(
+            meta["labels"]["grafana_dashboard"], "1",
+            "the sidecar's default label"
+        );
+        assert_eq!(meta["labels"]["release"], "kube-prometheus-stack");
+        // The same dashboard JSON the plain format writes, as the sidecar's file.
+        let json = value["data"][format!("{stem}.json")]
+            .as_str()
+            .expect("data");
+        let from_map: Value = serde_json::from_str(json).unwrap();
+        let from_plain: Value = serde_json::from_str(&file.contents).unwrap();
+        assert_eq!(from_map, from_plain, "{stem}");
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+    // Rules stay PrometheusRule resources.
+    let rule = sidecar
+        .iter()
+        .find(|f| f.path.starts_with("alert-rules"))
+        .unwrap();
+    assert!(rule.contents.contains("kind: PrometheusRule"));
+}

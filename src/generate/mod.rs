@@ -34,6 +34,16 @@ pub enum OutputFormat {
     /// PrometheusRule, GrafanaDashboard and AlertmanagerConfig resources for the operators
     /// (the whole Alertmanager file is written too).
     Kubernetes,
+    /// As [`OutputFormat::Kubernetes`], with dashboards as ConfigMaps for the Grafana sidecar
+    /// (kube-prometheus-stack) instead of GrafanaDashboard resources.
+    KubernetesSidecar,
+}
+
+impl OutputFormat {
+    /// Whether rules and routing are written as Kubernetes resources.
+    fn is_kubernetes(self) -> bool {
+        self != OutputFormat::Plain
+    }
 }
 
 /// Why generation failed (serialisation only: the model is already valid).
@@ -140,7 +150,7 @@ impl Job<'_> {
                 )?];
                 // For the operator: besides the whole file, one AlertmanagerConfig per team
                 // that merges into an Alertmanager it already runs.
-                if format == OutputFormat::Kubernetes {
+                if format.is_kubernetes() {
                     let resources =
                         alertmanager::alertmanager_config_resources(&routing, &catalog.routing);
                     for resource in resources {
@@ -177,7 +187,7 @@ fn service_files(
     let size_hint = RULES_BYTES_PER_SLO * service.slos.len().max(1);
     let rules = match format {
         OutputFormat::Plain => yaml_file(path, &rule_file, size_hint)?,
-        OutputFormat::Kubernetes => {
+        OutputFormat::Kubernetes | OutputFormat::KubernetesSidecar => {
             let resource = rules::prometheus_rule(service, rule_file)
                 .with_metadata(&catalog.routing.kubernetes);
             yaml_file(path, &resource, size_hint)?
@@ -198,8 +208,8 @@ fn service_files(
     ])
 }
 
-/// A dashboard as plain JSON (Grafana's provisioning reads it) or as a GrafanaDashboard
-/// resource. JSON has no comments: the dashboard's description carries the generated mark.
+/// A dashboard as plain JSON (Grafana's provisioning reads it), as a GrafanaDashboard
+/// resource, or as a ConfigMap for the Grafana sidecar. JSON has no comments: the dashboard's description carries the generated mark.
 fn dashboard_file(
     stem: &str,
     dashboard: &grafana::Dashboard,
@@ -211,6 +221,12 @@ fn dashboard_file(
             let mut text = grafana::dashboard_json(dashboard);
             text.push('\n');
             GeneratedFile::new(format!("dashboards/{stem}.json"), text)
+        }
+        OutputFormat::KubernetesSidecar => {
+            let name = k8s_name(&format!("slo-{stem}-dashboard"));
+            let config_map = grafana::dashboard_config_map(&name, stem, dashboard, kubernetes);
+            let size_hint = dashboard.json_size_hint() * 5 / 4;
+            yaml_file(format!("dashboards/{stem}.yaml"), &config_map, size_hint)?
         }
         OutputFormat::Kubernetes => {
             let name = k8s_name(&format!("slo-{stem}"));

@@ -459,7 +459,7 @@ pub struct PrometheusRule {
 }
 
 /// Kubernetes object metadata of generated resources.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct K8sMetadata {
     /// Object name.
     pub name: String,

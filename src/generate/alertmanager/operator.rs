@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::generate::rules::K8sMetadata;
+
 use super::config::{self, AlertmanagerConfig};
 use super::receivers::{SLACK_WEBHOOK_URL_KEY, SMTP_PASSWORD_KEY, team_slug};
 use crate::spec::AlertRouting;
@@ -22,7 +24,7 @@ use crate::spec::AlertRouting;
 pub struct AlertmanagerConfigResource {
     api_version: &'static str,
     kind: &'static str,
-    metadata: Metadata,
+    metadata: K8sMetadata,
     spec: Spec,
 }
 
@@ -31,16 +33,6 @@ impl AlertmanagerConfigResource {
     pub fn file_name(&self) -> String {
         format!("{}.yaml", self.metadata.name)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct Metadata {
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    namespace: Option<String>,
-    labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,7 +191,7 @@ pub fn alertmanager_config_resources(
             AlertmanagerConfigResource {
                 api_version: "monitoring.coreos.com/v1alpha1",
                 kind: "AlertmanagerConfig",
-                metadata: Metadata {
+                metadata: K8sMetadata {
                     name: crate::generate::k8s_name(&name),
                     namespace: routing.kubernetes.namespace.clone(),
                     annotations: routing.kubernetes.annotations.clone(),
