@@ -63,3 +63,12 @@ pub fn group_meta(service: &str, slo: &str) -> String {
 pub fn group_alerts(service: &str, slo: &str) -> String {
     format!("slogate-alerts-{service}-{slo}")
 }
+
+/// Label carrying a plain alert's own severity name (`critical`, `P2`): the label most
+/// Alertmanager setups and runbooks already route and silence on.
+pub const LABEL_ALERT_SEVERITY: &str = "severity";
+
+/// Rule group of a service's plain (threshold) alerts.
+pub fn group_service_alerts(service: &str) -> String {
+    format!("slogate-service-alerts-{service}")
+}

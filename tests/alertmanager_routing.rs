@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use slogate::generate::alertmanager::{
-    AlertmanagerConfig, DEFAULT_RECEIVER, SECRETS_DIR, SLACK_WEBHOOK_URL_FILE, alertmanager_config,
-    pagerduty_routing_key_file,
+    AlertmanagerConfig, DEFAULT_RECEIVER, SECRETS_DIR, SLACK_WEBHOOK_URL_KEY, alertmanager_config,
+    pagerduty_routing_key_file, secret_file,
 };
+use slogate::spec::routing::DEFAULT_SECRET;
 use slogate::spec::{Catalog, ServiceLevels, Slo, load_paths, load_texts};
 use support::alertmanager::{Alertmanager, assert_routes_to, check_config, render_template};
 
@@ -195,7 +196,13 @@ fn the_generated_configuration_passes_amtool_check_config() {
         let config = alertmanager_config(&catalog);
         let block = write_config(dir.path(), &config);
         let found = check_config(&block);
-        assert!(found.contains("1 inhibit rules"), "{what}: {found}");
+        // slogate's own, and the example settings' two.
+        let rules = if what == "examples" { 3 } else { 1 };
+        assert_eq!(config.inhibit_rules.len(), rules, "{what}");
+        assert!(
+            found.contains(&format!("{rules} inhibit rules")),
+            "{what}: {found}"
+        );
         // The plain serialiser's quoting must be just as acceptable.
         let plain = dir.path().join("plain.yaml");
         std::fs::write(&plain, serde_saphyr::to_string(&config).unwrap()).unwrap();
@@ -287,21 +294,24 @@ fn alerts_slogate_did_not_raise_fall_to_the_default_receiver() {
 
 #[test]
 fn a_page_inhibits_the_ticket_of_the_same_slo() {
+    // The first rule is slogate's own; the example settings add theirs after it.
     let config = alertmanager_config(&example_catalog());
-    assert_eq!(config.inhibit_rules.len(), 1);
     let rule = &config.inhibit_rules[0];
-    assert_eq!(rule.source_matchers, [r#"slo_severity="page""#]);
+    assert_eq!(
+        rule.source_matchers,
+        [r#"slo_severity="page""#, r#"slo_name=~".+""#]
+    );
     assert_eq!(rule.target_matchers, [r#"slo_severity="ticket""#]);
     assert_eq!(rule.equal, ["slo_service", "slo_name"]);
     // And so it reads in the file.
     let doc: Value = serde_saphyr::from_str(&to_yaml(&config)).unwrap();
     assert_eq!(
-        doc["inhibit_rules"],
-        json!([{
-            "source_matchers": ["slo_severity=\"page\""],
+        doc["inhibit_rules"][0],
+        json!({
+            "source_matchers": ["slo_severity=\"page\"", "slo_name=~\".+\""],
             "target_matchers": ["slo_severity=\"ticket\""],
             "equal": ["slo_service", "slo_name"],
-        }])
+        })
     );
 }
 
@@ -320,7 +330,7 @@ fn the_root_groups_per_service_and_slo_and_pages_repeat_sooner_than_tickets() {
     );
     assert_eq!(root.group_wait.as_deref(), Some("30s"));
     assert_eq!(root.group_interval.as_deref(), Some("5m"));
-    assert_eq!(root.repeat_interval.as_deref(), Some("24h"));
+    assert_eq!(root.repeat_interval.as_deref(), Some("1d"));
     let mut leaves = Vec::new();
     let mut stack = vec![root];
     while let Some(route) = stack.pop() {
@@ -329,11 +339,21 @@ fn the_root_groups_per_service_and_slo_and_pages_repeat_sooner_than_tickets() {
         }
         stack.extend(&route.routes);
     }
-    for leaf in leaves {
-        let page = leaf.matchers.iter().any(|m| m == r#"slo_severity="page""#);
-        let expected = page.then_some("4h");
-        assert_eq!(leaf.repeat_interval.as_deref(), expected, "{leaf:?}");
+    // MITA's routing settings repeat its pages every hour; every other team's every 4h.
+    let mita = r#"slo_service="mita-backend""#;
+    let mut stack: Vec<(&slogate::generate::alertmanager::Route, bool)> = vec![(root, false)];
+    let mut checked = 0;
+    while let Some((route, in_mita)) = stack.pop() {
+        let in_mita = in_mita || route.matchers.iter().any(|m| m == mita);
+        if route.routes.is_empty() {
+            let page = route.matchers.iter().any(|m| m == r#"slo_severity="page""#);
+            let expected = page.then_some(if in_mita { "1h" } else { "4h" });
+            assert_eq!(route.repeat_interval.as_deref(), expected, "{route:?}");
+            checked += 1;
+        }
+        stack.extend(route.routes.iter().map(|r| (r, in_mita)));
     }
+    assert_eq!(checked, leaves.len());
 }
 
 #[test]
@@ -342,22 +362,34 @@ fn secrets_are_read_from_files_and_never_inlined() {
     for receiver in &config.receivers {
         for pd in &receiver.pagerduty_configs {
             let team = receiver.name.strip_prefix("pagerduty-").unwrap();
-            assert_eq!(pd.routing_key_file, pagerduty_routing_key_file(Some(team)));
+            assert_eq!(
+                pd.routing_key_file,
+                pagerduty_routing_key_file(DEFAULT_SECRET, Some(team))
+            );
             assert!(pd.routing_key_file.starts_with(SECRETS_DIR));
         }
         for slack in &receiver.slack_configs {
-            assert_eq!(slack.api_url_file, SLACK_WEBHOOK_URL_FILE);
+            assert_eq!(
+                slack.api_url_file,
+                secret_file(DEFAULT_SECRET, SLACK_WEBHOOK_URL_KEY)
+            );
         }
     }
     assert_eq!(
-        pagerduty_routing_key_file(Some("payments")),
-        "/etc/alertmanager/secrets/pagerduty-payments.key"
+        pagerduty_routing_key_file("slogate-alertmanager", Some("payments")),
+        "/etc/alertmanager/secrets/slogate-alertmanager/pagerduty-payments.key",
+        "the prometheus-operator mounts Secret <s> at /etc/alertmanager/secrets/<s>/"
     );
     assert_eq!(
-        pagerduty_routing_key_file(None),
-        "/etc/alertmanager/secrets/pagerduty-default.key"
+        pagerduty_routing_key_file("slogate-alertmanager", None),
+        "/etc/alertmanager/secrets/slogate-alertmanager/pagerduty-default.key"
     );
-    assert!(SLACK_WEBHOOK_URL_FILE.starts_with(SECRETS_DIR));
+    assert!(secret_file(DEFAULT_SECRET, SLACK_WEBHOOK_URL_KEY).starts_with(SECRETS_DIR));
+    let smtp = config.global.as_ref().expect("the examples send email");
+    assert_eq!(
+        smtp.smtp_auth_password_file.as_deref(),
+        Some("/etc/alertmanager/secrets/slogate-alertmanager/smtp-password")
+    );
     let yaml = to_yaml(&config);
     for inline in [
         "routing_key:",
@@ -380,6 +412,7 @@ fn receiver_names_are_stable_and_readable() {
     assert_eq!(
         names,
         [
+            "email-reconciliation",
             "pagerduty-analytics",
             "pagerduty-finbot",
             "pagerduty-mita",

@@ -24,7 +24,7 @@ fn example_definitions_are_valid_by_default() {
     let out = validate(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
-        stdout(&out).contains("5 file(s): 5 service(s), 11 SLO(s) valid; 0 error(s), 0 warning(s)"),
+        stdout(&out).contains("6 file(s): 5 service(s), 11 SLO(s) valid; 0 error(s), 0 warning(s)"),
         "{}",
         stdout(&out)
     );

@@ -5,8 +5,9 @@
 //! find every payload valid against the published formats.
 //!
 //! The routing file is used as generated, with three test-only edits: the secrets directory
-//! points at a temp directory (routing keys and the webhook URL written there), a `global`
-//! section points PagerDuty at the stand-in, and `group_wait` is 1 s instead of 30 s.
+//! points at a temp directory (routing keys and the webhook URL written there, in the
+//! operator's `<secret>/<key>` layout), the `global` section points PagerDuty at the stand-in,
+//! and `group_wait` is 1 s instead of 30 s.
 //!
 //! The service: 50% of requests fail (availability burns its 0.1% budget 500x: page) and 25%
 //! are slower than 500 ms (latency burns its 5% budget 5x: over the ticket factor 3, under the
@@ -21,6 +22,7 @@ use axum::Router;
 use axum::routing::get;
 use serde_json::Value;
 use slogate::generate::alertmanager::SECRETS_DIR;
+use slogate::spec::routing::DEFAULT_SECRET;
 use support::alertmanager::Alertmanager;
 use support::prometheus::PrometheusGuard;
 use support::receivers::{Receiver, pagerduty_problems, pagerduty_validator, slack_problems};
@@ -62,8 +64,11 @@ fn metrics_target() -> Served {
 fn alertmanager_config(dir: &Path, pagerduty: &Receiver, slack: &Receiver) -> std::path::PathBuf {
     let generated =
         std::fs::read_to_string(Path::new(ROOT).join("alertmanager/alertmanager.yaml")).unwrap();
-    let secrets = dir.join("secrets");
-    std::fs::create_dir(&secrets).unwrap();
+    // The operator's layout: each Secret in its own directory under the secrets directory.
+    let secrets_dir = dir.join("secrets");
+    let secrets = secrets_dir.join(DEFAULT_SECRET);
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("smtp-password"), "not-used-here").unwrap();
     for team in [
         "analytics",
         "finbot",
@@ -85,13 +90,16 @@ fn alertmanager_config(dir: &Path, pagerduty: &Receiver, slack: &Receiver) -> st
     )
     .unwrap();
     assert!(generated.contains("group_wait: 30s"), "{generated}");
-    let edited = format!(
-        "global:\n  pagerduty_url: {}/v2/enqueue\n{}",
-        pagerduty.url,
-        generated
-            .replace(SECRETS_DIR, secrets.to_str().unwrap())
-            .replace("group_wait: 30s", "group_wait: 1s")
-    );
+    // The examples send email, so the file has a `global` section (the SMTP server) already.
+    assert!(generated.contains("\nglobal:\n"), "{generated}");
+    let edited = generated
+        .replacen(
+            "\nglobal:\n",
+            &format!("\nglobal:\n  pagerduty_url: {}/v2/enqueue\n", pagerduty.url),
+            1,
+        )
+        .replace(SECRETS_DIR, secrets_dir.to_str().unwrap())
+        .replace("group_wait: 30s", "group_wait: 1s");
     let path = dir.join("alertmanager.yaml");
     std::fs::write(&path, edited).unwrap();
     path

@@ -23,7 +23,8 @@ pub struct GenerateArgs {
     /// Output directory.
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Plain files, or Kubernetes resources (PrometheusRule, GrafanaDashboard).
+    /// Plain files, Kubernetes resources (PrometheusRule, GrafanaDashboard,
+    /// AlertmanagerConfig), or the same with dashboards as Grafana sidecar ConfigMaps.
     #[arg(long, value_enum, default_value_t = Format::Plain)]
     format: Format,
     /// Write nothing; exit 1 when generation would change the files on disk.
@@ -37,6 +38,8 @@ enum Format {
     Plain,
     /// Kubernetes custom resources.
     K8s,
+    /// Kubernetes resources, dashboards as ConfigMaps for the Grafana sidecar.
+    K8sSidecar,
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -53,6 +56,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let format = match args.format {
         Format::Plain => OutputFormat::Plain,
         Format::K8s => OutputFormat::Kubernetes,
+        Format::K8sSidecar => OutputFormat::KubernetesSidecar,
     };
     let files = generate::generate_all(&report.catalog, format)?;
     if args.check {

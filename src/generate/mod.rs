@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod grafana;
 pub mod rollouts;
 pub mod rules;
+pub mod service_alerts;
 pub mod windows;
 mod writer;
 
@@ -30,8 +31,19 @@ pub enum OutputFormat {
     /// Files Prometheus, Alertmanager and Grafana read directly.
     #[default]
     Plain,
-    /// PrometheusRule and GrafanaDashboard resources for the operators.
+    /// PrometheusRule, GrafanaDashboard and AlertmanagerConfig resources for the operators
+    /// (the whole Alertmanager file is written too).
     Kubernetes,
+    /// As [`OutputFormat::Kubernetes`], with dashboards as ConfigMaps for the Grafana sidecar
+    /// (kube-prometheus-stack) instead of GrafanaDashboard resources.
+    KubernetesSidecar,
+}
+
+impl OutputFormat {
+    /// Whether rules and routing are written as Kubernetes resources.
+    fn is_kubernetes(self) -> bool {
+        self != OutputFormat::Plain
+    }
 }
 
 /// Why generation failed (serialisation only: the model is already valid).
@@ -56,7 +68,7 @@ pub fn generate_all(
     let mut jobs: Vec<Job> = catalog
         .services
         .iter()
-        .filter(|s| !s.slos.is_empty())
+        .filter(|s| !s.slos.is_empty() || !s.alerts.is_empty())
         .map(Job::Service)
         .collect();
     let services = jobs.len();
@@ -118,19 +130,35 @@ enum Job<'a> {
 impl Job<'_> {
     fn files(self, catalog: &Catalog, format: OutputFormat) -> JobResult {
         Ok(match self {
-            Job::Service(service) => service_files(catalog, service, format)?.into(),
+            Job::Service(service) => service_files(catalog, service, format)?,
             Job::Overview => {
                 let overview = grafana::overview_dashboard(catalog);
-                vec![dashboard_file("overview", &overview, format)?]
+                vec![dashboard_file(
+                    "overview",
+                    &overview,
+                    format,
+                    &catalog.routing.kubernetes,
+                )?]
             }
             Job::Routing => {
                 let routing = alertmanager::alertmanager_config(catalog);
                 let size_hint = ROUTING_BYTES_PER_SERVICE * catalog.services.len();
-                vec![yaml_file(
+                let mut files = vec![yaml_file(
                     alertmanager::FILE.to_string(),
                     &routing,
                     size_hint,
-                )?]
+                )?];
+                // For the operator: besides the whole file, one AlertmanagerConfig per team
+                // that merges into an Alertmanager it already runs.
+                if format.is_kubernetes() {
+                    let resources =
+                        alertmanager::alertmanager_config_resources(&routing, &catalog.routing);
+                    for resource in resources {
+                        let path = format!("alertmanager/{}", resource.file_name());
+                        files.push(yaml_file(path, &resource, ROUTING_BYTES_PER_SERVICE)?);
+                    }
+                }
+                files
             }
             Job::Rollouts => {
                 let settings = rollouts::RolloutSettings::default();
@@ -147,31 +175,46 @@ impl Job<'_> {
     }
 }
 
-/// The rule file and dashboard of one service.
+/// The rule file and dashboard of one service (a service with plain alerts and no SLO has no
+/// SLO dashboard).
 fn service_files(
     catalog: &Catalog,
     service: &ServiceLevels,
     format: OutputFormat,
-) -> Result<[GeneratedFile; 2], GenerateError> {
+) -> Result<Vec<GeneratedFile>, GenerateError> {
     let path = format!("alert-rules/{}.yaml", service.service);
     let rule_file = rules::service_rules(service, &catalog.alert_windows);
-    let size_hint = RULES_BYTES_PER_SLO * service.slos.len();
+    let size_hint = RULES_BYTES_PER_SLO * service.slos.len().max(1);
     let rules = match format {
         OutputFormat::Plain => yaml_file(path, &rule_file, size_hint)?,
-        OutputFormat::Kubernetes => {
-            yaml_file(path, &rules::prometheus_rule(service, rule_file), size_hint)?
+        OutputFormat::Kubernetes | OutputFormat::KubernetesSidecar => {
+            let resource = rules::prometheus_rule(service, rule_file)
+                .with_metadata(&catalog.routing.kubernetes);
+            yaml_file(path, &resource, size_hint)?
         }
     };
+    if service.slos.is_empty() {
+        return Ok(vec![rules]);
+    }
     let dashboard = grafana::service_dashboard_with(service, &catalog.alert_windows);
-    Ok([rules, dashboard_file(&service.service, &dashboard, format)?])
+    Ok(vec![
+        rules,
+        dashboard_file(
+            &service.service,
+            &dashboard,
+            format,
+            &catalog.routing.kubernetes,
+        )?,
+    ])
 }
 
-/// A dashboard as plain JSON (Grafana's provisioning reads it) or as a GrafanaDashboard
-/// resource. JSON has no comments: the dashboard's description carries the generated mark.
+/// A dashboard as plain JSON (Grafana's provisioning reads it), as a GrafanaDashboard
+/// resource, or as a ConfigMap for the Grafana sidecar. JSON has no comments: the dashboard's description carries the generated mark.
 fn dashboard_file(
     stem: &str,
     dashboard: &grafana::Dashboard,
     format: OutputFormat,
+    kubernetes: &crate::spec::KubernetesMetadata,
 ) -> Result<GeneratedFile, GenerateError> {
     Ok(match format {
         OutputFormat::Plain => {
@@ -179,9 +222,16 @@ fn dashboard_file(
             text.push('\n');
             GeneratedFile::new(format!("dashboards/{stem}.json"), text)
         }
+        OutputFormat::KubernetesSidecar => {
+            let name = k8s_name(&format!("slo-{stem}-dashboard"));
+            let config_map = grafana::dashboard_config_map(&name, stem, dashboard, kubernetes);
+            let size_hint = dashboard.json_size_hint() * 5 / 4;
+            yaml_file(format!("dashboards/{stem}.yaml"), &config_map, size_hint)?
+        }
         OutputFormat::Kubernetes => {
             let name = k8s_name(&format!("slo-{stem}"));
-            let resource = grafana::grafana_dashboard_resource(&name, dashboard);
+            let resource =
+                grafana::grafana_dashboard_resource(&name, dashboard).with_metadata(kubernetes);
             let path = format!("dashboards/{stem}.yaml");
             let mut text = String::with_capacity(HEADER.len() + dashboard.json_size_hint() * 5 / 4);
             text.push_str(HEADER);

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::windows::{AlertWindows, BurnWindow, alert_windows_with};
 use crate::conventions as names;
-use crate::spec::{AlertWindowsSpec, PromDuration, QueryTemplate, ServiceLevels, Slo};
+use crate::spec::{
+    AlertWindowsSpec, KubernetesMetadata, PromDuration, QueryTemplate, ServiceLevels, Slo,
+};
 
 /// A Prometheus rule file (`groups:`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,7 +85,8 @@ impl Serialize for Labels {
     }
 }
 
-/// The rules of every SLO of a service; `custom_windows` are the catalog's custom burn-rate
+/// The rules of every SLO of a service and its plain alerts (last, in their own group);
+/// `custom_windows` are the catalog's custom burn-rate
 /// windows (an SLO whose period has none uses the defaults).
 pub fn service_rules(service: &ServiceLevels, custom_windows: &[AlertWindowsSpec]) -> RuleFile {
     let mut groups = Vec::new();
@@ -105,6 +108,7 @@ pub fn service_rules(service: &ServiceLevels, custom_windows: &[AlertWindowsSpec
             });
         }
     }
+    groups.extend(super::service_alerts::service_alert_group(service));
     RuleFile { groups }
 }
 
@@ -455,12 +459,37 @@ pub struct PrometheusRule {
 }
 
 /// Kubernetes object metadata of generated resources.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct K8sMetadata {
     /// Object name.
     pub name: String,
+    /// The namespace; `kubectl`'s when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// Labels (the Prometheus Operator selects rules by label).
     pub labels: BTreeMap<String, String>,
+    /// Annotations from the settings.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl K8sMetadata {
+    /// Adds the settings' namespace, labels and annotations; slogate's own labels win a clash
+    /// (operators and `kubectl` select slogate's resources by them).
+    pub fn apply(&mut self, settings: &KubernetesMetadata) {
+        self.namespace.clone_from(&settings.namespace);
+        let own = std::mem::replace(&mut self.labels, settings.labels.clone());
+        self.labels.extend(own);
+        self.annotations.clone_from(&settings.annotations);
+    }
+}
+
+impl PrometheusRule {
+    /// The resource with the settings' namespace, labels and annotations.
+    pub fn with_metadata(mut self, settings: &KubernetesMetadata) -> Self {
+        self.metadata.apply(settings);
+        self
+    }
 }
 
 /// Wraps a service's rules in a PrometheusRule resource named `<service>-slos`.
@@ -471,7 +500,9 @@ pub fn prometheus_rule(service: &ServiceLevels, rules: RuleFile) -> PrometheusRu
         kind: "PrometheusRule",
         metadata: K8sMetadata {
             name: super::k8s_name(&format!("{}-slos", service.service)),
+            namespace: None,
             labels,
+            annotations: BTreeMap::new(),
         },
         spec: rules,
     }

@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use super::diagnostic::{Diagnostic, Issue, Issues, Severity};
 use super::model::{AlertWindowsSpec, Origin, ServiceLevels, SourceFormat};
+use super::routing::AlertRouting;
 use super::yaml::{Document, Pos, YamlError, join_key, split_documents};
-use super::{alert_windows, native, openslo, sloth};
+use super::{alert_windows, load_alerts, native, openslo, sloth};
 
 /// The validated definitions of every service read.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct Catalog {
     pub services: Vec<ServiceLevels>,
     /// Custom burn-rate windows (Sloth `AlertWindows` documents), at most one per period.
     pub alert_windows: Vec<AlertWindowsSpec>,
+    /// How alerts are delivered (the `AlertRouting` document; the defaults without one).
+    pub routing: AlertRouting,
 }
 
 impl Catalog {
@@ -41,6 +44,13 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The first error (not warning), in file order: what a user fixes first.
+    pub fn first_error(&self) -> Option<&Diagnostic> {
+        self.diagnostics
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+    }
+
     /// Whether any error (not warning) was found.
     pub fn has_errors(&self) -> bool {
         self.diagnostics
@@ -64,6 +74,7 @@ struct Header {
 #[derive(Debug, Clone, PartialEq)]
 enum DocKind {
     Native,
+    NativeRouting,
     SlothPlain,
     SlothKubernetes,
     SlothAlertWindows,
@@ -77,6 +88,7 @@ enum DocKind {
 fn classify(header: &Header) -> DocKind {
     let kind = header.kind.as_deref().unwrap_or("");
     match (header.api_version.as_deref(), header.version.as_deref()) {
+        (Some(native::API_VERSION), _) if kind == native::routing::KIND => DocKind::NativeRouting,
         (Some(native::API_VERSION), _) => DocKind::Native,
         (Some(sloth::K8S_API_VERSION), _) if kind == sloth::K8S_KIND => DocKind::SlothKubernetes,
         (Some(sloth::K8S_API_VERSION), _) if kind == alert_windows::KIND => {
@@ -181,6 +193,13 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
         }
     }
 
+    // Services name severities and teams the routing document defines: read it first.
+    let routing_docs = pending
+        .iter()
+        .filter(|p| p.kind == DocKind::NativeRouting)
+        .map(|p| (&files[p.file].0, &p.document));
+    load_alerts::read_routing(routing_docs, &mut report);
+    let routing = report.catalog.routing.clone();
     let mut services: Vec<ServiceEntry> = Vec::new();
     for p in &pending {
         let file = &files[p.file].0;
@@ -192,7 +211,8 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
         match &p.kind {
             DocKind::Native => {
                 if let Some(doc) = decode(file, &p.document, &mut report) {
-                    let loaded = native::load(doc, origin(SourceFormat::Native), &mut issues);
+                    let loaded =
+                        native::load(doc, origin(SourceFormat::Native), &routing, &mut issues);
                     define_service(&mut services, loaded, file, &p.document, "", &mut issues);
                 }
             }
@@ -269,7 +289,7 @@ pub fn load_texts(files: &[(PathBuf, String)]) -> LoadReport {
                     }
                 }
             }
-            DocKind::OpenSloV1Sli => {}
+            DocKind::OpenSloV1Sli | DocKind::NativeRouting => {}
             DocKind::OpenSloV1Other(kind) => issues.warn(
                 "kind",
                 format!("OpenSLO `{kind}` documents are not used by slogate; skipped"),
@@ -345,7 +365,7 @@ fn define_service(
             seen.insert(&slo.name, (file.to_path_buf(), pos));
         }
     }
-    if !clean {
+    if !clean || !load_alerts::unique_alert_names(&loaded, file, document, base, issues) {
         return;
     }
     let entry = match existing {
@@ -355,6 +375,7 @@ fn define_service(
             entry.service.team = loaded.team.clone();
             entry.service.labels = loaded.labels.clone();
             entry.service.canary = loaded.canary.clone();
+            entry.service.alerts = loaded.alerts.clone();
             entry.service.origin = loaded.origin.clone();
             entry
         }
@@ -423,6 +444,7 @@ fn join_openslo(
                         team: None,
                         labels: Default::default(),
                         slos: Vec::new(),
+                        alerts: Vec::new(),
                         canary: None,
                         origin: origin.clone(),
                     },
@@ -466,7 +488,7 @@ fn add_slo(
 }
 
 /// Decodes a document into its format type, reporting a failure as a diagnostic.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
     file: &Path,
     document: &Document,
     report: &mut LoadReport,
@@ -480,7 +502,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn locate(file: &Path, document: &Document, issues: Vec<Issue>) -> Vec<Diagnostic> {
+pub(super) fn locate(file: &Path, document: &Document, issues: Vec<Issue>) -> Vec<Diagnostic> {
     issues
         .into_iter()
         .map(|issue| Diagnostic {

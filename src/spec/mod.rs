@@ -5,15 +5,18 @@
 //! -> the model, with small shared checks ([`check`]) recording problems by field path; the
 //! loader ([`load`]) places each problem in its file as `FILE:LINE:COL`.
 
+pub mod alert;
 pub mod alert_windows;
 pub mod check;
 pub mod diagnostic;
 pub mod duration;
 pub mod load;
+mod load_alerts;
 pub mod model;
 pub mod native;
 pub mod openslo;
 pub mod query;
+pub mod routing;
 pub mod sloth;
 pub mod yaml;
 
@@ -22,3 +25,4 @@ pub use duration::PromDuration;
 pub use load::{Catalog, LoadReport, load_paths, load_texts};
 pub use model::*;
 pub use query::QueryTemplate;
+pub use routing::{AlertRouting, InhibitSpec, KubernetesMetadata, Smtp, TeamRouting};

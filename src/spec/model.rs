@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use super::alert::{PlainAlert, SeverityMap, Tier};
 use super::duration::PromDuration;
 use super::query::QueryTemplate;
 
@@ -19,6 +20,8 @@ pub struct ServiceLevels {
     pub labels: BTreeMap<String, String>,
     /// The SLOs, in file order.
     pub slos: Vec<Slo>,
+    /// Threshold alerts beside the SLOs (error rate, memory, database down), in file order.
+    pub alerts: Vec<PlainAlert>,
     /// How to compare a canary with its baseline; absent when the service has no canary gate.
     pub canary: Option<CanaryProfile>,
     /// Where the definition came from, for messages.
@@ -376,6 +379,11 @@ pub enum Route {
     Slack {
         /// `#channel`; the receiver's default channel when absent.
         channel: Option<String>,
+    },
+    /// Email, through Alertmanager's `email_configs`.
+    Email {
+        /// The address; the team's address from the routing settings when absent.
+        to: Option<String>,
     },
 }
 

@@ -207,6 +207,7 @@ fn load_body(
         team: None,
         labels: body.labels,
         slos,
+        alerts: Vec::new(),
         canary: None,
         origin,
     })

@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod alertmanager;
+pub mod crd;
+pub mod examples;
 pub mod noise;
 pub mod prometheus;
 pub mod promtool;

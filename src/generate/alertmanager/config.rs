@@ -7,12 +7,32 @@ use serde::Serialize;
 /// An `alertmanager.yml` (the parts slogate sets; Alertmanager's defaults fill the rest).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertmanagerConfig {
+    /// The SMTP server, when an email receiver needs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global: Option<Global>,
     /// The routing tree.
     pub route: Route,
     /// Alerts that silence others while they fire.
     pub inhibit_rules: Vec<InhibitRule>,
     /// Where notifications go, each named once.
     pub receivers: Vec<Receiver>,
+}
+
+/// Alertmanager's `global` section: the SMTP server email receivers send through.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Global {
+    /// `host:port` of the relay.
+    pub smtp_smarthost: String,
+    /// The sender address.
+    pub smtp_from: String,
+    /// The login, when the relay wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_auth_username: Option<String>,
+    /// The file holding the password (never inlined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_auth_password_file: Option<String>,
+    /// Whether STARTTLS is required.
+    pub smtp_require_tls: bool,
 }
 
 /// One node of the routing tree.
@@ -64,6 +84,20 @@ pub struct Receiver {
     /// Slack incoming webhooks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slack_configs: Vec<SlackConfig>,
+    /// Email through the SMTP server of the `global` section.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub email_configs: Vec<EmailConfig>,
+}
+
+/// An email notification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailConfig {
+    /// Mail again when the alert resolves, so the inbox sees the end of it.
+    pub send_resolved: bool,
+    /// The address (or comma-separated addresses).
+    pub to: String,
+    /// Subject and other headers (Go templates).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// A PagerDuty Events API v2 integration.

@@ -2,109 +2,61 @@
 //! Alertmanager 0.25 (Debian bookworm) and later.
 //!
 //! The tree, from the root down:
-//! - the root groups by alert name, service and SLO and sends anything unmatched to
-//!   `slack-default`;
-//! - one route per team (`team="payments"`), then one route per service of the team
-//!   (`slo_service="financy-api"`), then one route per SLO tier (`slo_name`, `slo_severity`)
-//!   whose receiver is the tier's configured route: `pagerduty-<team>`, `slack-<channel>` or
-//!   `slack-default`;
+//! - the root groups by alert name, service and SLO (timings and default receiver from the
+//!   catalog's AlertRouting settings) and sends anything unmatched to `slack-default`;
+//! - one route per team (`team="payments"`, with the team's own timings when it has any),
+//!   then one route per service of the team (`slo_service="financy-api"`), then one route per
+//!   SLO tier (`slo_name`, `slo_severity`) and per plain alert (`alertname`, `slo_severity`,
+//!   `severity`) whose receiver is its configured route: `pagerduty-<team>`, `slack-<channel>`,
+//!   `email-<address or team>` or `slack-default`;
 //! - a last route for alerts without a `team` label (`team=""`): services without a team, and
 //!   the `SLOMetricsAbsent` alert of every service, which carries no team label (it is built
 //!   with `absent()`, which keeps only the selector's labels). It holds the same per-service
 //!   routes, for every service.
 //!
-//! A page inhibits the ticket of the same SLO: one incident, one notification.
+//! A page inhibits the ticket of the same SLO: one incident, one notification; the settings
+//! may add inhibitions of their own.
 //!
-//! Secrets never appear in the file: PagerDuty routing keys and the Slack webhook URL are read
-//! by Alertmanager from files ([`SECRETS_DIR`]), mounted from a Kubernetes Secret or written
-//! by configuration management.
+//! Secrets never appear in the file: PagerDuty routing keys, the Slack webhook URL and the SMTP
+//! password are read by Alertmanager from files in the prometheus-operator's mount layout
+//! (`/etc/alertmanager/secrets/<secret>/<key>`, [`secret_file`]).
 
 use std::collections::BTreeMap;
 
 use crate::conventions as names;
-use crate::spec::{self, Catalog, ServiceLevels, Slo};
+use crate::spec::{self, AlertRouting, Catalog, ServiceLevels, Slo, Tier};
 
 mod config;
+mod operator;
+mod receivers;
 
-pub use config::{AlertmanagerConfig, InhibitRule, PagerDutyConfig, Receiver, Route, SlackConfig};
+pub use config::{
+    AlertmanagerConfig, EmailConfig, Global, InhibitRule, PagerDutyConfig, Receiver, Route,
+    SlackConfig,
+};
+pub use operator::{AlertmanagerConfigResource, alertmanager_config_resources};
+use receivers::Receivers;
+pub use receivers::{
+    DEFAULT_RECEIVER, SECRETS_DIR, SLACK_WEBHOOK_URL_KEY, SMTP_PASSWORD_KEY,
+    pagerduty_routing_key_file, secret_file,
+};
 
 /// Where the file goes, relative to the output directory.
 pub const FILE: &str = "alertmanager/alertmanager.yaml";
 
-/// The directory Alertmanager reads secrets from. Mount a Secret there holding one
-/// `pagerduty-<team>.key` per team (a PagerDuty Events API v2 integration key of the team's
-/// service) and `slack-webhook-url` (a Slack incoming-webhook URL).
-pub const SECRETS_DIR: &str = "/etc/alertmanager/secrets";
-
-/// The file holding the Slack incoming-webhook URL (`api_url_file`). One webhook serves every
-/// channel: the channel is set per receiver, which needs a webhook allowed to post to them
-/// (a legacy webhook or a Slack app with `chat:write.public`); otherwise Slack posts to the
-/// webhook's own channel.
-pub const SLACK_WEBHOOK_URL_FILE: &str = "/etc/alertmanager/secrets/slack-webhook-url";
-
-/// The file holding a team's PagerDuty routing key (`routing_key_file`):
-/// `/etc/alertmanager/secrets/pagerduty-<team>.key`, `pagerduty-default.key` for services
-/// without a team.
-pub fn pagerduty_routing_key_file(team: Option<&str>) -> String {
-    format!("{SECRETS_DIR}/pagerduty-{}.key", team_slug(team))
-}
-
-/// The receiver of every alert no other route takes.
-pub const DEFAULT_RECEIVER: &str = "slack-default";
-
-/// Labels notifications are grouped by: one notification per alert name, service and SLO on
-/// each route (a page and a ticket of one SLO take different routes, so they never share a
-/// notification; inhibition keeps the ticket quiet while the page fires).
-pub const GROUP_BY: &[&str] = &["alertname", names::LABEL_SERVICE, names::LABEL_SLO];
-
-// Timing, as an on-call SRE wants it:
-// - group_wait 30s: burn-rate alerts already waited out their own windows, so a page should
-//   go out quickly; 30s lets a page and the ticket of the same SLO arrive together so the
-//   inhibition holds the ticket back.
-// - group_interval 5m: a change in a group (a new alert, a resolution) is told within minutes
-//   without flooding the channel.
-// - repeat_interval: 4h for pages (a page that still fires after a shift of work needs a new
-//   nudge; PagerDuty deduplicates on the incident key, so the repeat does not open a second
-//   incident), 24h for tickets (a daily reminder in the channel is enough for a slow burn).
-const GROUP_WAIT: &str = "30s";
-const GROUP_INTERVAL: &str = "5m";
-const REPEAT_PAGE: &str = "4h";
-const REPEAT_TICKET: &str = "24h";
-
-/// Slack message title: status, alert count, service, SLO and tier.
-const SLACK_TITLE: &str = concat!(
-    r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] "#,
-    r#"{{ .CommonLabels.slo_service }} {{ .CommonLabels.slo_name }}"#,
-    r#"{{ with .CommonLabels.slo_severity }} ({{ . }}){{ end }}: {{ .CommonLabels.alertname }}"#,
-);
-
-/// Slack message text: each alert's summary and description (the annotations slogate writes),
-/// and the runbook when the SLO gives one.
-const SLACK_TEXT: &str = concat!(
-    "{{ range .Alerts }}*{{ .Annotations.summary }}*\n",
-    "{{ with .Annotations.description }}{{ . }}\n{{ end }}",
-    "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}",
-    "{{ end }}",
-);
-
-/// PagerDuty incident title: the alert's summary, Alertmanager's default when there is none.
-const PAGERDUTY_DESCRIPTION: &str = r#"{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ template "pagerduty.default.description" . }}{{ end }}"#;
-
-/// PagerDuty severity: a page is critical; a ticket tier routed to PagerDuty is a warning.
-const PAGERDUTY_SEVERITY: &str =
-    r#"{{ if eq .CommonLabels.slo_severity "page" }}critical{{ else }}warning{{ end }}"#;
-
-/// The Alertmanager configuration routing every SLO alert of the catalog.
+/// The Alertmanager configuration routing every SLO and plain alert of the catalog, with the
+/// catalog's routing settings (defaults when it has no AlertRouting document).
 pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
+    let routing = &catalog.routing;
     let mut services: Vec<&ServiceLevels> = catalog
         .services
         .iter()
-        .filter(|s| !s.slos.is_empty())
+        .filter(|s| !s.slos.is_empty() || !s.alerts.is_empty())
         .collect();
     services.sort_by(|a, b| a.service.cmp(&b.service));
 
-    let mut receivers = BTreeMap::new();
-    receivers.insert(DEFAULT_RECEIVER.to_string(), slack_receiver(None));
+    let mut receivers = Receivers::new(routing);
+    let default_receiver = receivers.name_for(&routing.default_receiver, None);
 
     let mut teams: BTreeMap<&str, Vec<&ServiceLevels>> = BTreeMap::new();
     for service in &services {
@@ -114,13 +66,20 @@ pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
     }
     let mut routes: Vec<Route> = teams
         .iter()
-        .map(|(team, services)| Route {
-            matchers: vec![matcher(names::LABEL_TEAM, team)],
-            routes: services
-                .iter()
-                .map(|s| service_route(s, &mut receivers))
-                .collect(),
-            ..Route::default()
+        .map(|(team, services)| {
+            let settings = routing.team(Some(team));
+            let text = |d: Option<spec::PromDuration>| d.map(|d| d.to_string());
+            Route {
+                matchers: vec![matcher(names::LABEL_TEAM, team)],
+                group_wait: text(settings.and_then(|t| t.group_wait)),
+                group_interval: text(settings.and_then(|t| t.group_interval)),
+                repeat_interval: text(settings.and_then(|t| t.repeat_interval)),
+                routes: services
+                    .iter()
+                    .map(|s| service_route(s, routing, &mut receivers))
+                    .collect(),
+                ..Route::default()
+            }
         })
         .collect();
     // Alerts without a team label: services that have no team, and alerts of any service
@@ -129,23 +88,39 @@ pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
         matchers: vec![matcher(names::LABEL_TEAM, "")],
         routes: services
             .iter()
-            .map(|s| service_route(s, &mut receivers))
+            .map(|s| service_route(s, routing, &mut receivers))
             .collect(),
         ..Route::default()
     });
 
+    let mut inhibit_rules = vec![page_inhibits_ticket()];
+    inhibit_rules.extend(routing.inhibit_rules.iter().map(|r| InhibitRule {
+        source_matchers: r.source_matchers.clone(),
+        target_matchers: r.target_matchers.clone(),
+        equal: r.equal.clone(),
+    }));
     AlertmanagerConfig {
+        global: routing.smtp.as_ref().map(|smtp| Global {
+            smtp_smarthost: smtp.smarthost.clone(),
+            smtp_from: smtp.from.clone(),
+            smtp_auth_username: smtp.auth_username.clone(),
+            smtp_auth_password_file: smtp
+                .auth_username
+                .as_ref()
+                .map(|_| secret_file(&routing.secret, SMTP_PASSWORD_KEY)),
+            smtp_require_tls: smtp.require_tls,
+        }),
         route: Route {
-            receiver: Some(DEFAULT_RECEIVER.to_string()),
-            group_by: Some(GROUP_BY.iter().map(|l| l.to_string()).collect()),
-            group_wait: Some(GROUP_WAIT.to_string()),
-            group_interval: Some(GROUP_INTERVAL.to_string()),
-            repeat_interval: Some(REPEAT_TICKET.to_string()),
+            receiver: Some(default_receiver),
+            group_by: Some(routing.group_by.clone()),
+            group_wait: Some(routing.group_wait.to_string()),
+            group_interval: Some(routing.group_interval.to_string()),
+            repeat_interval: Some(routing.repeat_interval.to_string()),
             routes,
             ..Route::default()
         },
-        inhibit_rules: vec![page_inhibits_ticket()],
-        receivers: receivers.into_values().collect(),
+        inhibit_rules,
+        receivers: receivers.into_list(),
     }
 }
 
@@ -153,7 +128,12 @@ pub fn alertmanager_config(catalog: &Catalog) -> AlertmanagerConfig {
 /// already on it.
 fn page_inhibits_ticket() -> InhibitRule {
     InhibitRule {
-        source_matchers: vec![matcher(names::LABEL_SEVERITY, "page")],
+        // Only SLO alerts: plain alerts carry no SLO name, and Alertmanager counts two missing
+        // labels as equal, so without this a plain page would silence every plain ticket.
+        source_matchers: vec![
+            matcher(names::LABEL_SEVERITY, "page"),
+            format!("{}=~\".+\"", names::LABEL_SLO),
+        ],
         target_matchers: vec![matcher(names::LABEL_SEVERITY, "ticket")],
         equal: vec![
             names::LABEL_SERVICE.to_string(),
@@ -162,14 +142,24 @@ fn page_inhibits_ticket() -> InhibitRule {
     }
 }
 
-/// A service's route: one child per SLO tier, each to the tier's receiver.
-fn service_route(service: &ServiceLevels, receivers: &mut BTreeMap<String, Receiver>) -> Route {
+/// A service's route: one child per SLO tier and per plain alert, each to its receiver. Pages
+/// repeat at the page pace (the team's, else the catalog's); tickets inherit the ticket pace.
+fn service_route(
+    service: &ServiceLevels,
+    routing: &AlertRouting,
+    receivers: &mut Receivers,
+) -> Route {
     let team = service.team.as_deref();
+    let page_repeat = routing
+        .team(team)
+        .and_then(|t| t.page_repeat_interval)
+        .unwrap_or(routing.page_repeat_interval)
+        .to_string();
     let mut routes = Vec::new();
     for slo in &service.slos {
         // First: the no-data alert is also a ticket, and must not be taken by the ticket
         // tier's route when that goes to PagerDuty.
-        let absent = receiver_for(&no_data_route(slo), team, receivers);
+        let absent = receivers.name_for(&no_data_route(slo), team);
         routes.push(Route {
             receiver: Some(absent),
             matchers: vec![
@@ -178,25 +168,40 @@ fn service_route(service: &ServiceLevels, receivers: &mut BTreeMap<String, Recei
             ],
             ..Route::default()
         });
-        // Pages repeat sooner than the root's ticket pace; tickets inherit the root's.
         let tiers = [
-            ("page", &slo.alerting.page, Some(REPEAT_PAGE)),
-            ("ticket", &slo.alerting.ticket, None),
+            (Tier::Page, &slo.alerting.page),
+            (Tier::Ticket, &slo.alerting.ticket),
         ];
-        for (severity, tier, repeat) in tiers {
-            if !tier.enabled {
+        for (tier, alerting) in tiers {
+            if !alerting.enabled {
                 continue;
             }
             routes.push(Route {
-                receiver: Some(receiver_for(&tier.route, team, receivers)),
+                receiver: Some(receivers.name_for(&alerting.route, team)),
                 matchers: vec![
                     matcher(names::LABEL_SLO, &slo.name),
-                    matcher(names::LABEL_SEVERITY, severity),
+                    matcher(names::LABEL_SEVERITY, tier.as_str()),
                 ],
-                repeat_interval: repeat.map(str::to_string),
+                repeat_interval: (tier == Tier::Page).then(|| page_repeat.clone()),
                 ..Route::default()
             });
         }
+    }
+    // Plain alerts after the SLO routes: they carry no `slo_name`, so no SLO route takes them.
+    for alert in &service.alerts {
+        let mut matchers = vec![
+            matcher("alertname", &alert.name),
+            matcher(names::LABEL_SEVERITY, alert.tier.as_str()),
+        ];
+        if let Some(severity) = &alert.severity {
+            matchers.push(matcher(names::LABEL_ALERT_SEVERITY, severity));
+        }
+        routes.push(Route {
+            receiver: Some(receivers.name_for(&alert.route, team)),
+            matchers,
+            repeat_interval: (alert.tier == Tier::Page).then(|| page_repeat.clone()),
+            ..Route::default()
+        });
     }
     Route {
         matchers: vec![matcher(names::LABEL_SERVICE, &service.service)],
@@ -220,74 +225,6 @@ fn no_data_route(slo: &Slo) -> spec::Route {
     spec::Route::Slack { channel }
 }
 
-/// The name of the receiver for `route`, added to `receivers` the first time it is needed.
-fn receiver_for(
-    route: &spec::Route,
-    team: Option<&str>,
-    receivers: &mut BTreeMap<String, Receiver>,
-) -> String {
-    let receiver = match route {
-        spec::Route::PagerDuty => pagerduty_receiver(team),
-        spec::Route::Slack { channel } => slack_receiver(channel.as_deref()),
-    };
-    let name = receiver.name.clone();
-    receivers.entry(name.clone()).or_insert(receiver);
-    name
-}
-
-fn pagerduty_receiver(team: Option<&str>) -> Receiver {
-    Receiver {
-        name: format!("pagerduty-{}", team_slug(team)),
-        pagerduty_configs: vec![PagerDutyConfig {
-            send_resolved: true,
-            routing_key_file: pagerduty_routing_key_file(team),
-            description: PAGERDUTY_DESCRIPTION.to_string(),
-            severity: PAGERDUTY_SEVERITY.to_string(),
-            component: format!("{{{{ .CommonLabels.{} }}}}", names::LABEL_SERVICE),
-            class: format!("{{{{ .CommonLabels.{} }}}}", names::LABEL_SLO),
-        }],
-        slack_configs: Vec::new(),
-    }
-}
-
-fn slack_receiver(channel: Option<&str>) -> Receiver {
-    let name = match channel {
-        Some(channel) => format!("slack-{}", slug(channel.trim_start_matches('#'))),
-        None => DEFAULT_RECEIVER.to_string(),
-    };
-    Receiver {
-        name,
-        pagerduty_configs: Vec::new(),
-        slack_configs: vec![SlackConfig {
-            send_resolved: true,
-            api_url_file: SLACK_WEBHOOK_URL_FILE.to_string(),
-            channel: channel.map(str::to_string),
-            title: SLACK_TITLE.to_string(),
-            text: SLACK_TEXT.to_string(),
-        }],
-    }
-}
-
-/// The team as it appears in receiver and file names; `default` for no team.
-fn team_slug(team: Option<&str>) -> String {
-    team.map(slug).unwrap_or_else(|| "default".to_string())
-}
-
-/// A name safe in a receiver name and a file name: anything but ASCII letters, digits, `_`
-/// and `-` becomes `-`, so a team called `../x` cannot point a key file outside the secrets
-/// directory.
-fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 /// An Alertmanager equality matcher; the value is double-quoted with `\` and `"` escaped, as
 /// Alertmanager's matcher parser reads it.
 fn matcher(name: &str, value: &str) -> String {
@@ -300,6 +237,7 @@ fn matcher(name: &str, value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::receivers::slug;
     use super::*;
 
     #[test]

@@ -14,6 +14,7 @@
 //! `serde_json::Value`: building one was half the time spent generating a large estate);
 //! the writer serialises.
 
+mod configmap;
 mod fields;
 mod model;
 mod overview;
@@ -22,6 +23,7 @@ mod pretty;
 mod resource;
 mod service;
 
+pub use configmap::{DashboardConfigMap, SIDECAR_LABEL, dashboard_config_map};
 pub use model::Dashboard;
 use model::{
     Annotation, BuiltInAnnotation, Current, DatasourceVariable, Link, List, TimeRange, Variable,

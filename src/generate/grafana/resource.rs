@@ -1,8 +1,11 @@
 //! The `GrafanaDashboard` resource the Grafana Operator reads, and its YAML.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{Dashboard, dashboard_json};
+use crate::spec::KubernetesMetadata;
 
 /// A `grafana.integreatly.org/v1beta1` `GrafanaDashboard` resource named `name` holding
 /// `dashboard`, for Grafana instances labelled `dashboards: grafana`.
@@ -14,10 +17,10 @@ pub fn grafana_dashboard_resource(name: &str, dashboard: &Dashboard) -> GrafanaD
         api_version: "grafana.integreatly.org/v1beta1",
         kind: "GrafanaDashboard",
         metadata: ResourceMetadata {
-            labels: ManagedBy {
-                managed_by: "slogate",
-            },
+            annotations: BTreeMap::new(),
+            labels: BTreeMap::from([(MANAGED_BY.to_string(), "slogate".to_string())]),
             name: name.to_string(),
+            namespace: None,
         },
         spec: DashboardSpec {
             instance_selector: InstanceSelector {
@@ -46,21 +49,22 @@ pub struct GrafanaDashboard {
     spec: DashboardSpec,
 }
 
-/// Metadata of a generated resource.
+/// The label that marks a resource as slogate's.
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// Metadata of a generated resource (fields in byte order of their keys).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct ResourceMetadata {
-    /// Marks the resource as slogate's.
-    labels: ManagedBy,
+    /// From the settings.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+    /// `app.kubernetes.io/managed-by: slogate`, and the settings' labels.
+    labels: BTreeMap<String, String>,
     /// Object name.
     name: String,
-}
-
-/// `app.kubernetes.io/managed-by: slogate`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct ManagedBy {
-    /// Always `slogate`.
-    #[serde(rename = "app.kubernetes.io/managed-by")]
-    managed_by: &'static str,
+    /// From the settings; `kubectl`'s when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
 }
 
 /// The resource's spec.
@@ -91,6 +95,17 @@ struct GrafanaLabel {
 }
 
 impl GrafanaDashboard {
+    /// The resource with the settings' namespace, labels and annotations (slogate's label wins
+    /// a clash).
+    pub fn with_metadata(mut self, settings: &KubernetesMetadata) -> Self {
+        let meta = &mut self.metadata;
+        meta.namespace.clone_from(&settings.namespace);
+        let own = std::mem::replace(&mut meta.labels, settings.labels.clone());
+        meta.labels.extend(own);
+        meta.annotations.clone_from(&settings.annotations);
+        self
+    }
+
     /// Appends the resource as YAML to `out`: the bytes serde-saphyr writes for it with the
     /// writer's options (block scalars preferred), and `true`. Returns `false` and writes
     /// nothing when serde-saphyr would write a value otherwise than plain or as a literal
@@ -122,7 +137,11 @@ impl GrafanaDashboard {
             && json.contains('\n')
             && !json.ends_with('\n')
             && block_safe_text(json);
-        if !(name_plain && uid_plain && json_literal) {
+        // Metadata beyond slogate's own label goes through serde-saphyr.
+        let meta = &self.metadata;
+        let plain_meta =
+            meta.annotations.is_empty() && meta.namespace.is_none() && meta.labels.len() == 1;
+        if !(name_plain && uid_plain && json_literal && plain_meta) {
             return false;
         }
         out.reserve(json.len() + json.len() / 4 + 512);
@@ -132,7 +151,7 @@ impl GrafanaDashboard {
             "\nkind: ",
             self.kind,
             "\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: ",
-            self.metadata.labels.managed_by,
+            &self.metadata.labels[MANAGED_BY],
             "\n  name: ",
             &self.metadata.name,
             "\nspec:\n  instanceSelector:\n    matchLabels:\n      dashboards: ",

@@ -3,7 +3,11 @@
 //! These types mirror the YAML one to one (`deny_unknown_fields`, so a typo is an error);
 //! [`load`] maps them into the canonical model, checking as it goes.
 
+mod alerts;
 mod canary;
+pub mod routing;
+
+pub use alerts::email_addresses;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +20,7 @@ use super::model::{
     AlertTier, Alerting, Budgeting, HistogramKind, LatencySli, Origin, Period, Route,
     ServiceLevels, Sli, Slo,
 };
+use super::routing::AlertRouting;
 use super::yaml::{join_index, join_key};
 
 /// The `apiVersion` of this format.
@@ -47,6 +52,9 @@ pub struct ServiceLevelsDoc {
     /// The canary analysis profile.
     #[serde(default)]
     pub canary: Option<canary::CanaryDoc>,
+    /// Threshold alerts beside the SLOs.
+    #[serde(default)]
+    pub alerts: Vec<alerts::AlertDoc>,
 }
 
 /// One SLO.
@@ -134,13 +142,21 @@ struct TierDoc {
     #[serde(default)]
     channel: Option<String>,
     #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
     labels: BTreeMap<String, String>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
 }
 
-/// Maps a decoded document into the model, recording every problem in `issues`.
-pub fn load(doc: ServiceLevelsDoc, origin: Origin, issues: &mut Issues) -> Option<ServiceLevels> {
+/// Maps a decoded document into the model, recording every problem in `issues`; `routing`
+/// names the severities alerts may use and the teams' email addresses.
+pub fn load(
+    doc: ServiceLevelsDoc,
+    origin: Origin,
+    routing: &AlertRouting,
+    issues: &mut Issues,
+) -> Option<ServiceLevels> {
     if doc.kind != KIND {
         issues.error(
             "kind",
@@ -155,21 +171,43 @@ pub fn load(doc: ServiceLevelsDoc, origin: Origin, issues: &mut Issues) -> Optio
         check::name(issues, "team", "team", team);
     }
     check::labels(issues, "labels", &doc.labels);
-    if doc.slos.is_empty() && doc.canary.is_none() {
-        issues.error("slos", "the service defines no SLO and no canary profile");
+    if doc.slos.is_empty() && doc.canary.is_none() && doc.alerts.is_empty() {
+        issues.error(
+            "slos",
+            "the service defines no SLO, no alert and no canary profile",
+        );
     }
     let slos: Vec<Slo> = doc
         .slos
         .into_iter()
         .enumerate()
-        .filter_map(|(i, slo)| load_slo(slo, &join_index("slos", i), issues))
+        .filter_map(|(i, slo)| {
+            let path = join_index("slos", i);
+            let slo = load_slo(slo, &path, issues)?;
+            for (tier, t) in [
+                ("page", &slo.alerting.page),
+                ("ticket", &slo.alerting.ticket),
+            ] {
+                let at = join_key(&join_key(&path, "alerting"), tier);
+                alerts::check_email_route(issues, &at, &t.route, doc.team.as_deref(), routing);
+            }
+            Some(slo)
+        })
         .collect();
     let canary = doc.canary.and_then(|c| canary::load(c, "canary", issues));
+    let alerts = alerts::load_alerts(
+        doc.alerts,
+        &doc.service,
+        doc.team.as_deref(),
+        routing,
+        issues,
+    );
     (!issues.has_errors()).then_some(ServiceLevels {
         service: doc.service,
         team: doc.team,
         labels: doc.labels,
         slos,
+        alerts: alerts?,
         canary,
         origin,
     })
@@ -363,33 +401,14 @@ fn load_alerting(doc: AlertingDoc, path: &str, issues: &mut Issues) -> Option<Al
 
 fn load_tier(doc: TierDoc, path: &str, default: Route, issues: &mut Issues) -> Option<AlertTier> {
     check::labels(issues, &join_key(path, "labels"), &doc.labels);
-    let route = match (doc.route.as_deref(), doc.channel) {
-        (None, None) => default,
-        (None | Some("slack"), channel)
-            if doc.route.is_some() || matches!(default, Route::Slack { .. }) =>
-        {
-            Route::Slack { channel }
-        }
-        (None, Some(_)) => {
-            issues.error(
-                join_key(path, "channel"),
-                "`channel` is for Slack; add `route: slack`",
-            );
-            return None;
-        }
-        (Some("pagerduty"), None) => Route::PagerDuty,
-        (Some("pagerduty"), Some(_)) => {
-            issues.error(join_key(path, "channel"), "`channel` is for Slack; PagerDuty routes by routing key in the service configuration");
-            return None;
-        }
-        (Some(other), _) => {
-            issues.error(
-                join_key(path, "route"),
-                format!("unknown route `{other}`; expected `pagerduty` or `slack`"),
-            );
-            return None;
-        }
-    };
+    let route = alerts::route(
+        issues,
+        path,
+        doc.route.as_deref(),
+        doc.channel,
+        doc.to,
+        default,
+    )?;
     Some(AlertTier {
         enabled: !doc.disabled,
         route,
