@@ -1,0 +1,60 @@
+//! `slogate serve` tried as an attacker would (issue 16): made-up methods, a password full of
+//! quotes, a login that wants to leave the site, errors answered outside the JSON shape,
+//! connections that never finish a request, a database deleted under it. Each
+//! test runs against the real binary on a loopback port and fails on the weakness it names.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::slogate::{ServeOptions, SlogateGuard};
+
+/// A Prometheus that refuses every connection: these tests need none.
+const NO_PROMETHEUS: &str = "http://127.0.0.1:1";
+
+/// `host:port` of a server URL.
+fn address(url: &str) -> &str {
+    url.trim_start_matches("http://")
+}
+
+/// Sends `request` as raw bytes and reads the answer until the server closes.
+fn raw(url: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address(url)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn made_up_methods_add_no_series_to_metrics() {
+    let slogate = SlogateGuard::start(&ServeOptions::new(NO_PROMETHEUS));
+    let long = "X".repeat(8 * 1024);
+    let mut methods: Vec<String> = (0..20).map(|i| format!("MADEUP{i}")).collect();
+    methods.push(long.clone());
+    for method in &methods {
+        let answer = raw(
+            &slogate.url,
+            format!("{method} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(answer.starts_with("HTTP/1.1 "), "{method:.20}: {answer:?}");
+    }
+    let (status, metrics) = slogate.request("GET", "/metrics", None, None, &[]);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(!metrics.contains("MADEUP"), "{metrics}");
+    assert!(
+        !metrics.contains(&long[..64]),
+        "the 8 KiB method is a label"
+    );
+    assert!(
+        metrics.contains(r#"method="other""#),
+        "made-up methods are counted as `other`: {metrics}"
+    );
+}
