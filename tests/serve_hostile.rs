@@ -58,3 +58,31 @@ fn made_up_methods_add_no_series_to_metrics() {
         "made-up methods are counted as `other`: {metrics}"
     );
 }
+
+#[test]
+fn a_prometheus_password_full_of_quotes_reaches_no_log_and_no_verdict() {
+    // Each piece is something the old redaction stopped at, leaving the rest on show.
+    let url = "http://slogate:it's)a\"long pass@127.0.0.1:1";
+    let secret_pieces = ["it's", "a\"long", "long pass", "pass@"];
+    let slogate = SlogateGuard::start(&ServeOptions::new(url));
+    let (status, verdict) = slogate.post(
+        "/api/v1/gates/slo",
+        r#"{"service":"reconciliation-backend"}"#,
+    );
+    assert_eq!(status, 200, "{verdict:#}");
+    assert_eq!(verdict["verdict"], "inconclusive", "{verdict:#}");
+    let id = verdict["id"].as_str().unwrap();
+    let (status, stored) = slogate.get(&format!("/api/v1/verdicts/{id}"));
+    assert_eq!(status, 200, "{stored:#}");
+    assert_eq!(
+        stored["inputs"]["prometheus"], "http://***@127.0.0.1:1",
+        "{stored:#}"
+    );
+    let log = slogate.log();
+    assert!(log.contains("***@127.0.0.1:1"), "{log}");
+    for shown in [verdict.to_string(), stored.to_string(), log] {
+        for piece in secret_pieces {
+            assert!(!shown.contains(piece), "{piece:?} shown in:\n{shown}");
+        }
+    }
+}
