@@ -4,8 +4,12 @@
 
 mod support;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
 
 use chrono::Utc;
 use slogate::notify::config::Secret;
@@ -13,6 +17,7 @@ use slogate::notify::webhook::http_transports;
 use slogate::notify::{Backoff, Dispatcher, MAX_RETRY_AFTER_SECS, NotifySettings, Transport};
 use slogate::store::{Channel, MessageState, NewMessage, Store};
 use support::receivers::{Answer, Receiver};
+use support::serve::Served;
 
 /// An outbox on a real SQLite file with the real dispatcher and Slack transport over it.
 struct Outbox {
@@ -92,4 +97,27 @@ fn a_retry_after_past_the_end_of_the_calendar_is_capped_and_the_message_still_go
     let statuses: Vec<u16> = slack.received().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 200]);
     assert_eq!(slack.problems(), Vec::<String>::new());
+}
+
+#[test]
+fn a_reply_without_end_is_read_only_as_far_as_the_excerpt() {
+    // A receiver (or a proxy in its place) answering 500 with a body that never ends.
+    let endless = axum::Router::new().fallback(|| async {
+        let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
+        let stream = futures::stream::repeat_with(move || Ok::<_, Infallible>(chunk.clone()));
+        (StatusCode::INTERNAL_SERVER_ERROR, Body::from_stream(stream))
+    });
+    let receiver = Served::start(endless);
+    // Bound whole: the temp dir must outlive the open database.
+    let outbox = outbox_to(&receiver.url);
+    let (store, dispatcher, key) = (&outbox.store, &outbox.dispatcher, &outbox.key);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        runtime.block_on(dispatcher.run_once(Utc::now())).unwrap(),
+        1
+    );
+    let row = store.outbox_by_key(key).unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (MessageState::Pending, 1));
+    let reason = row.last_error.unwrap_or_default();
+    assert!(reason.starts_with("HTTP 500: xxxxxxxx"), "{reason}");
 }
