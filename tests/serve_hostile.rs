@@ -9,7 +9,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::slogate::{ServeOptions, SlogateGuard};
+use reqwest::blocking::Client;
+use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
 
 /// A Prometheus that refuses every connection: these tests need none.
 const NO_PROMETHEUS: &str = "http://127.0.0.1:1";
@@ -29,6 +30,15 @@ fn raw(url: &str, request: &[u8]) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -85,4 +95,37 @@ fn a_prometheus_password_full_of_quotes_reaches_no_log_and_no_verdict() {
             assert!(!shown.contains(piece), "{piece:?} shown in:\n{shown}");
         }
     }
+}
+
+#[test]
+fn the_login_never_sends_a_browser_to_another_site() {
+    let slogate = SlogateGuard::start(&ServeOptions::new(NO_PROMETHEUS));
+    let client = no_redirects();
+    // Percent-encoded form values: TAB, LF and a backslash, each of which a browser drops or
+    // reads as `/`, turning the path into `//evil.example/x`.
+    for next in [
+        "%2F%09%2Fevil.example%2Fx",
+        "%2F%0A%2Fevil.example%2Fx",
+        "%2F%5Cevil.example%2Fx",
+    ] {
+        let response = client
+            .post(format!("{}/login", slogate.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={TOKEN}&next={next}"))
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "{next}: {}",
+            response.status()
+        );
+        assert_eq!(response.headers()["location"], "/", "{next}");
+    }
+    let response = client
+        .post(format!("{}/login", slogate.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}&next=%2Fverdicts%3Fservice%3Da"))
+        .send()
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/verdicts?service=a");
 }
