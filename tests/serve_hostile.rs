@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
+use serde_json::Value;
 use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
 
 /// A Prometheus that refuses every connection: these tests need none.
@@ -128,4 +129,74 @@ fn the_login_never_sends_a_browser_to_another_site() {
         .send()
         .unwrap();
     assert_eq!(response.headers()["location"], "/verdicts?service=a");
+}
+
+/// The documented error shape: `{"error": {"code", "message"}}` as `application/json`.
+fn assert_json_error(response: reqwest::blocking::Response, status: u16, code: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let text = response.text().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], code, "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body:#}"
+    );
+}
+
+/// `method path` on the API with the test token, and a JSON body when given.
+fn api(
+    slogate: &SlogateGuard,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> reqwest::blocking::Response {
+    let mut request = no_redirects()
+        .request(method, format!("{}{path}", slogate.url))
+        .header("Authorization", format!("Bearer {TOKEN}"));
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    request.send().unwrap()
+}
+
+#[test]
+fn every_api_error_answers_the_documented_json() {
+    use reqwest::Method;
+    let slogate = SlogateGuard::start(&ServeOptions::new(NO_PROMETHEUS));
+    // Past `max_body_bytes` (64 KiB by default).
+    let big = format!(r#"{{"service":"{}"}}"#, "a".repeat(100 * 1024));
+    for path in [
+        "/api/v1/gates/canary",
+        "/api/v1/gates/slo",
+        "/api/v1/gates/flagger",
+    ] {
+        let response = api(&slogate, Method::POST, path, Some(&big));
+        assert_json_error(response, 413, "payload_too_large");
+    }
+    for path in [
+        "/api/v1/verdicts?limit=many",
+        "/api/v1/gates/slo?service=a&unknown=1",
+        "/api/v1/gates/slo?slo=availability",
+    ] {
+        let response = api(&slogate, Method::GET, path, None);
+        assert_json_error(response, 400, "bad_request");
+    }
+    let response = api(&slogate, Method::DELETE, "/api/v1/verdicts", None);
+    assert!(
+        response.headers().contains_key("allow"),
+        "405 keeps its Allow header"
+    );
+    assert_json_error(response, 405, "method_not_allowed");
 }

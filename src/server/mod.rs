@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slos", get(status::all))
         .route("/api/v1/slos/{service}/{slo}", get(status::one))
         .route("/api/v1/reload", post(ops::reload))
+        // Every error of the JSON API in its documented shape; OTLP answers in its own.
+        .layer(middleware::from_fn(error::json_errors))
         .route(
             "/v1/traces",
             post(otlp::traces)
