@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::Value;
+use support::prometheus::PrometheusGuard;
 use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
 
 /// A Prometheus that refuses every connection: these tests need none.
@@ -199,4 +200,45 @@ fn every_api_error_answers_the_documented_json() {
         "405 keeps its Allow header"
     );
     assert_json_error(response, 405, "method_not_allowed");
+}
+
+#[test]
+fn a_database_deleted_while_serving_fails_writes_and_readiness() {
+    let prometheus = PrometheusGuard::start_live("global: {}\nscrape_configs: []\n", &[]);
+    let mut slogate = SlogateGuard::start(&ServeOptions::new(&prometheus.url));
+    slogate.wait_for("/readyz", 200);
+    let gate = r#"{"service":"reconciliation-backend"}"#;
+    let (status, verdict) = slogate.post("/api/v1/gates/slo", gate);
+    assert_eq!(status, 200, "{verdict:#}");
+    let id = verdict["id"].as_str().unwrap().to_string();
+    assert_eq!(slogate.get(&format!("/api/v1/verdicts/{id}")).0, 200);
+
+    std::fs::remove_file(&slogate.db).unwrap();
+    slogate.wait_for("/readyz", 503);
+    let (_, ready) = slogate.request("GET", "/readyz", None, None, &[]);
+    assert_eq!(
+        ready["history"], "the database file was deleted or replaced",
+        "{ready:#}"
+    );
+    assert!(
+        !ready.to_string().contains(".db"),
+        "no path on an open endpoint: {ready:#}"
+    );
+
+    let (status, verdict) = slogate.post("/api/v1/gates/slo", gate);
+    assert_eq!(status, 200, "{verdict:#}");
+    assert_ne!(verdict["verdict"], "pass", "{verdict:#}");
+    let (_, metrics) = slogate.request("GET", "/metrics", None, None, &[]);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains(r#"slogate_history_writes_total{result="error"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        slogate.log().contains("deleted or moved away"),
+        "{}",
+        slogate.log()
+    );
 }

@@ -20,17 +20,24 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, else 503
-/// saying which is missing.
+/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, and while
+/// the history database is still the file that was opened; else 503 saying which is missing.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let slos: usize = state.catalog().services.iter().map(|s| s.slos.len()).sum();
     let prometheus = state.prometheus_answered();
+    let history = state.store.check_file();
+    if let Err(e) = &history {
+        tracing::error!(error = %e, "not ready: the verdict history's file is gone");
+    }
+    let ready = prometheus && history.is_ok();
     let body = json!({
-        "ready": prometheus,
+        "ready": ready,
         "definitions": {"services": state.catalog().services.len(), "slos": slos},
         "prometheus": if prometheus { "answered" } else { "has not answered yet" },
+        // The path and cause are in the log; this endpoint is open to anyone.
+        "history": if history.is_ok() { "ok" } else { "the database file was deleted or replaced" },
     });
-    let status = if prometheus {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
