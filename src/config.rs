@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
 use crate::source::PrometheusSettings;
 use crate::source::traces::SpanSettings;
@@ -85,6 +86,8 @@ pub struct Config {
     pub request_deadline: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Header and body read timeouts, and the shutdown grace period.
+    pub connections: ConnectionsConfig,
     /// How often the definitions are checked for changes on disk (SIGHUP reloads at once).
     pub reload_interval: String,
     /// Gate policy.
@@ -114,6 +117,7 @@ impl Default for Config {
             history_retention: "90d".to_string(),
             request_deadline: "8s".to_string(),
             max_body_bytes: 64 * 1024,
+            connections: ConnectionsConfig::default(),
             reload_interval: "10s".to_string(),
             gate: GateConfig::default(),
             auth: AuthConfig::default(),
@@ -252,6 +256,8 @@ pub struct Settings {
     pub request_deadline: Duration,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Read timeouts and shutdown grace.
+    pub connections: ConnectionLimits,
     /// Poll interval for definition changes.
     pub reload_interval: Duration,
     /// Gate policy.
@@ -282,6 +288,7 @@ impl fmt::Debug for Settings {
             .field("history_retention", &self.history_retention)
             .field("request_deadline", &self.request_deadline)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("connections", &self.connections)
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
             .field("traces", &self.traces)
@@ -377,6 +384,7 @@ impl Config {
             history_retention: duration("history_retention", &self.history_retention)?,
             request_deadline,
             max_body_bytes: self.max_body_bytes,
+            connections: self.connections.limits()?,
             reload_interval: duration("reload_interval", &self.reload_interval)?,
             gate: self.gate.clone(),
             tokens,

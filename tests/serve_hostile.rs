@@ -202,6 +202,87 @@ fn every_api_error_answers_the_documented_json() {
     assert_json_error(response, 405, "method_not_allowed");
 }
 
+/// Reads until the server closes the connection (or 30 s pass); whether it closed, and what it
+/// sent before.
+fn read_until_closed(stream: &mut TcpStream) -> (bool, String) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (true, String::from_utf8_lossy(&answer).into_owned()),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (true, String::from_utf8_lossy(&answer).into_owned());
+            }
+            Err(_) => return (false, String::from_utf8_lossy(&answer).into_owned()),
+        }
+    }
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_or_body_is_cut_off() {
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    options.config = "connections: {header_read_timeout: 1s, body_read_timeout: 1s}\n".into();
+    let slogate = SlogateGuard::start(&options);
+
+    let mut headers = TcpStream::connect(address(&slogate.url)).unwrap();
+    headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let (closed, _) = read_until_closed(&mut headers);
+    assert!(closed, "a connection with half-sent headers stays open");
+
+    let mut body = TcpStream::connect(address(&slogate.url)).unwrap();
+    body.write_all(
+        format!(
+            "POST /api/v1/gates/slo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"service\":"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (_, answer) = read_until_closed(&mut body);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
+    assert!(answer.contains("application/json"), "{answer:?}");
+}
+
+#[test]
+fn sigterm_does_not_wait_for_connections_that_never_sent_a_request() {
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    // Neither timeout would end these connections before the test's own bound.
+    options.config = "connections: {header_read_timeout: 5m, shutdown_grace: 5m}\n".into();
+    let mut slogate = SlogateGuard::start(&options);
+    let mut half_open: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = TcpStream::connect(address(&slogate.url)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    // A request answered on the same server: the half-open ones have been accepted by then
+    // as surely as this one (one accept loop, in order).
+    let (status, _) = slogate.request("GET", "/healthz", None, None, &[]);
+    assert_eq!(status, 200);
+    slogate.signal("TERM");
+    let exit = slogate.wait_exit();
+    assert!(exit.success(), "{exit}\n{}", slogate.log());
+    assert!(
+        slogate
+            .log()
+            .contains("every request in flight was answered"),
+        "{}",
+        slogate.log()
+    );
+    for stream in &mut half_open {
+        let (closed, _) = read_until_closed(stream);
+        assert!(closed);
+    }
+}
+
 #[test]
 fn a_database_deleted_while_serving_fails_writes_and_readiness() {
     let prometheus = PrometheusGuard::start_live("global: {}\nscrape_configs: []\n", &[]);

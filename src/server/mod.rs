@@ -10,6 +10,7 @@ mod definitions;
 mod error;
 mod gates;
 mod history;
+mod listen;
 mod ops;
 mod otlp;
 pub mod pages;
@@ -157,10 +158,12 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
             on_stop(stopped.clone()),
         ));
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(on_stop(stopped))
-        .await
-        .context("serving")?;
+    let limits = state.settings.connections;
+    let answered = listen::serve(listener, router(state), limits, on_stop(stopped)).await;
+    if !answered {
+        tracing::warn!(grace = ?limits.shutdown_grace,
+            "requests still in flight after the shutdown grace period are cut off");
+    }
     // The attempt in flight is finished and recorded; one cut off past its timeout stays
     // pending and is sent after the next start.
     if tokio::time::timeout(notify_timeout + Duration::from_secs(1), dispatching)
@@ -171,7 +174,9 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
             "the notification dispatcher did not stop in time; pending messages stay queued"
         );
     }
-    tracing::info!("stopped: every request in flight was answered");
+    if answered {
+        tracing::info!("stopped: every request in flight was answered");
+    }
     Ok(())
 }
 
