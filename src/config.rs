@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
 use crate::source::PrometheusSettings;
-use crate::source::traces::SpanSettings;
+use crate::source::traces::{CensusLimits, DecodeLimits, SpanSettings};
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
 
@@ -153,6 +153,15 @@ pub struct TracesConfig {
     pub max_inflated_bytes: usize,
     /// Exports decoded at once; more are answered 429 with Retry-After.
     pub max_concurrent_exports: usize,
+    /// Most spans in one export, counted before decoding (past it: 413).
+    pub max_spans_per_export: usize,
+    /// Most attributes in one export (every key-value pair and array element), counted before
+    /// decoding (past it: 413).
+    pub max_attributes_per_export: usize,
+    /// Memory shared by the exports being decoded at once, in bytes: inflated bodies and the
+    /// bound of their decoded requests. An export that does not fit beside the others is
+    /// answered 503 with Retry-After; one that could never fit, 413.
+    pub decode_budget_bytes: usize,
     /// Width of a span window (time bucket).
     pub window: String,
     /// How long spans are kept.
@@ -169,6 +178,9 @@ impl Default for TracesConfig {
             max_body_bytes: 4 << 20,
             max_inflated_bytes: 32 << 20,
             max_concurrent_exports: 8,
+            max_spans_per_export: 100_000,
+            max_attributes_per_export: 1_000_000,
+            decode_budget_bytes: 128 << 20,
             window: "1m".to_string(),
             retention: "2h".to_string(),
             reservoir: 1024,
@@ -186,6 +198,10 @@ pub struct TracesSettings {
     pub max_inflated_bytes: usize,
     /// As [`TracesConfig::max_concurrent_exports`].
     pub max_concurrent_exports: usize,
+    /// Per-export limits: inflated size, spans, attributes.
+    pub decode: DecodeLimits,
+    /// As [`TracesConfig::decode_budget_bytes`].
+    pub decode_budget_bytes: usize,
     /// The span store's settings.
     pub spans: SpanSettings,
 }
@@ -434,6 +450,18 @@ impl Config {
                 "traces.max_concurrent_exports",
                 t.max_concurrent_exports,
                 1,
+            )?,
+            decode: DecodeLimits {
+                max_inflated: t.max_inflated_bytes,
+                census: CensusLimits {
+                    max_spans: at_least("traces.max_spans_per_export", t.max_spans_per_export, 1)?,
+                    max_attributes: t.max_attributes_per_export,
+                },
+            },
+            decode_budget_bytes: at_least(
+                "traces.decode_budget_bytes",
+                t.decode_budget_bytes,
+                t.max_inflated_bytes.max(1 << 20),
             )?,
             spans: {
                 let reservoir = at_least("traces.reservoir", t.reservoir, 16)?;
