@@ -13,7 +13,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
 use slogate::source::traces::{
-    Encoding, ExportTraceServiceRequest, SpanSettings, SpanStore, decode,
+    CensusLimits, DecodeBudget, DecodeLimits, Encoding, ExportTraceServiceRequest, SpanSettings,
+    SpanStore, decode,
 };
 
 /// The allocator the `slogate` binary uses.
@@ -159,6 +160,18 @@ fn batch(
     }
 }
 
+/// The receiver's default per-export limits and decode budget.
+fn decode_limits() -> (DecodeLimits, DecodeBudget) {
+    let limits = DecodeLimits {
+        max_inflated: 64 << 20,
+        census: CensusLimits {
+            max_spans: 100_000,
+            max_attributes: 1_000_000,
+        },
+    };
+    (limits, DecodeBudget::new(128 << 20))
+}
+
 fn version_attribute(_service: &str) -> Option<String> {
     Some(VERSION.to_string())
 }
@@ -217,6 +230,7 @@ fn throughput() {
         REQUESTS_PER_RUN * BATCH
     );
     let store = SpanStore::new(SpanSettings::default());
+    let (limits, budget) = decode_limits();
     // Raw decode and ingest take turns, so both see the same machine (it is shared, and its
     // speed drifts); the ratio is taken within each turn.
     let (mut raw, mut ingest, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
@@ -227,8 +241,10 @@ fn throughput() {
     };
     let ingest_run = || {
         spans_per_second(&bodies, |body| {
-            if let Ok(request) = decode(black_box(body), Encoding::Protobuf, false, 64 << 20) {
-                black_box(store.ingest(&request, &version_attribute, now));
+            if let Ok(decoded) =
+                decode(black_box(body), Encoding::Protobuf, false, &limits, &budget)
+            {
+                black_box(store.ingest(&decoded.request, &version_attribute, now));
             }
         })
     };
@@ -278,6 +294,7 @@ fn memory() {
     let settings = SpanSettings::default();
     let bound = settings.memory_bound();
     let store = SpanStore::new(settings.clone());
+    let (limits, budget) = decode_limits();
     let (rss_before, _) = rss();
     let start = DateTime::from_timestamp(1_795_348_800, 0).unwrap_or_default();
     let requests = STREAMED.div_ceil(BATCH);
@@ -290,8 +307,8 @@ fn memory() {
         let now = start + TimeDelta::minutes(minute + 1);
         let pair = r % (SERVICES.len() * VERSIONS.len());
         let body = batch(SERVICES[pair / 2], VERSIONS[pair % 2], now, &mut rng).encode_to_vec();
-        if let Ok(request) = decode(&body, Encoding::Protobuf, false, 64 << 20) {
-            let outcome = store.ingest(&request, &version_attribute, now);
+        if let Ok(decoded) = decode(&body, Encoding::Protobuf, false, &limits, &budget) {
+            let outcome = store.ingest(&decoded.request, &version_attribute, now);
             accepted += outcome.accepted;
             rejected += outcome.rejected;
         }

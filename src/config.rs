@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
 use crate::source::PrometheusSettings;
-use crate::source::traces::SpanSettings;
+use crate::source::traces::{CensusLimits, DecodeLimits, SpanSettings};
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub request_deadline: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Header and body read timeouts, and the shutdown grace period.
+    pub connections: ConnectionsConfig,
     /// How often the definitions are checked for changes on disk (SIGHUP reloads at once).
     pub reload_interval: String,
     /// Gate policy.
@@ -114,6 +117,7 @@ impl Default for Config {
             history_retention: "90d".to_string(),
             request_deadline: "8s".to_string(),
             max_body_bytes: 64 * 1024,
+            connections: ConnectionsConfig::default(),
             reload_interval: "10s".to_string(),
             gate: GateConfig::default(),
             auth: AuthConfig::default(),
@@ -149,6 +153,15 @@ pub struct TracesConfig {
     pub max_inflated_bytes: usize,
     /// Exports decoded at once; more are answered 429 with Retry-After.
     pub max_concurrent_exports: usize,
+    /// Most spans in one export, counted before decoding (past it: 413).
+    pub max_spans_per_export: usize,
+    /// Most attributes in one export (every key-value pair and array element), counted before
+    /// decoding (past it: 413).
+    pub max_attributes_per_export: usize,
+    /// Memory shared by the exports being decoded at once, in bytes: inflated bodies and the
+    /// bound of their decoded requests. An export that does not fit beside the others is
+    /// answered 503 with Retry-After; one that could never fit, 413.
+    pub decode_budget_bytes: usize,
     /// Width of a span window (time bucket).
     pub window: String,
     /// How long spans are kept.
@@ -165,6 +178,9 @@ impl Default for TracesConfig {
             max_body_bytes: 4 << 20,
             max_inflated_bytes: 32 << 20,
             max_concurrent_exports: 8,
+            max_spans_per_export: 100_000,
+            max_attributes_per_export: 1_000_000,
+            decode_budget_bytes: 128 << 20,
             window: "1m".to_string(),
             retention: "2h".to_string(),
             reservoir: 1024,
@@ -182,6 +198,10 @@ pub struct TracesSettings {
     pub max_inflated_bytes: usize,
     /// As [`TracesConfig::max_concurrent_exports`].
     pub max_concurrent_exports: usize,
+    /// Per-export limits: inflated size, spans, attributes.
+    pub decode: DecodeLimits,
+    /// As [`TracesConfig::decode_budget_bytes`].
+    pub decode_budget_bytes: usize,
     /// The span store's settings.
     pub spans: SpanSettings,
 }
@@ -252,6 +272,8 @@ pub struct Settings {
     pub request_deadline: Duration,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Read timeouts and shutdown grace.
+    pub connections: ConnectionLimits,
     /// Poll interval for definition changes.
     pub reload_interval: Duration,
     /// Gate policy.
@@ -282,6 +304,7 @@ impl fmt::Debug for Settings {
             .field("history_retention", &self.history_retention)
             .field("request_deadline", &self.request_deadline)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("connections", &self.connections)
             .field("reload_interval", &self.reload_interval)
             .field("gate", &self.gate)
             .field("traces", &self.traces)
@@ -377,6 +400,7 @@ impl Config {
             history_retention: duration("history_retention", &self.history_retention)?,
             request_deadline,
             max_body_bytes: self.max_body_bytes,
+            connections: self.connections.limits()?,
             reload_interval: duration("reload_interval", &self.reload_interval)?,
             gate: self.gate.clone(),
             tokens,
@@ -426,6 +450,18 @@ impl Config {
                 "traces.max_concurrent_exports",
                 t.max_concurrent_exports,
                 1,
+            )?,
+            decode: DecodeLimits {
+                max_inflated: t.max_inflated_bytes,
+                census: CensusLimits {
+                    max_spans: at_least("traces.max_spans_per_export", t.max_spans_per_export, 1)?,
+                    max_attributes: t.max_attributes_per_export,
+                },
+            },
+            decode_budget_bytes: at_least(
+                "traces.decode_budget_bytes",
+                t.decode_budget_bytes,
+                t.max_inflated_bytes.max(1 << 20),
             )?,
             spans: {
                 let reservoir = at_least("traces.reservoir", t.reservoir, 16)?;

@@ -12,8 +12,8 @@
 //! - [`conventions`], [`numfmt`]: the names slogate gives to what it generates; number format.
 //!
 //! - [`server`]: `slogate serve`, the HTTP gates, history and status API, the status pages
-//!   (`server::pages`) ([`config`] its
-//!   settings, [`store`] the SQLite verdict history, [`telemetry`] its own logs, spans, metrics).
+//!   (`server::pages`) ([`config`] its settings, [`connections`] its read timeouts and shutdown
+//!   grace, [`store`] the SQLite verdict history, [`telemetry`] its own logs, spans, metrics).
 //!
 //! - [`notify`]: Slack, PagerDuty and email delivery through the durable outbox in [`store`].
 //!
@@ -21,6 +21,7 @@
 
 pub mod analysis;
 pub mod config;
+pub mod connections;
 pub mod conventions;
 pub mod evaluate;
 pub mod generate;

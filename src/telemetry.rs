@@ -19,6 +19,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+
+use crate::source::redact;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -111,7 +113,7 @@ impl FromStr for LogFormat {
 }
 
 /// `telemetry:` in `slogate.yaml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetrySettings {
     /// Log format: `text` or `json`.
@@ -134,6 +136,19 @@ impl Default for TelemetrySettings {
             otlp_endpoint: None,
             service_name: "slogate".to_string(),
         }
+    }
+}
+
+impl fmt::Debug for TelemetrySettings {
+    /// Written by hand so that the settings in the start-up log never show credentials written
+    /// into the collector's URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetrySettings")
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("otlp_endpoint", &self.otlp_endpoint.as_deref().map(redact))
+            .field("service_name", &self.service_name)
+            .finish()
     }
 }
 
@@ -243,10 +258,11 @@ fn log_filter(settings: &TelemetrySettings, rust_log: Option<&str>) -> anyhow::R
 fn traces_url(endpoint: &str) -> anyhow::Result<String> {
     const SETTING: &str = "telemetry.otlp_endpoint";
     let url = reqwest::Url::parse(endpoint.trim())
-        .with_context(|| format!("{SETTING}: invalid URL {endpoint:?}"))?;
+        .with_context(|| format!("{SETTING}: invalid URL {:?}", redact(endpoint)))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(anyhow!(
-            "{SETTING}: {endpoint:?} is not an http(s) URL with a host (e.g. http://collector:4318)"
+            "{SETTING}: {:?} is not an http(s) URL with a host (e.g. http://collector:4318)",
+            redact(endpoint)
         ));
     }
     let base = url.as_str().trim_end_matches('/');
@@ -453,6 +469,21 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_in_the_collector_url_are_never_shown() {
+        let settings = TelemetrySettings {
+            otlp_endpoint: Some("http://otel:it's a (secret)@collector:4318".into()),
+            ..TelemetrySettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("***@collector:4318"), "{shown}");
+        let error = traces_url("ftp://otel:it's a (secret)@collector")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub const LABEL_SLO: &str = "slogate_slo";
 /// Label that tells whether a row is the error ratio or the event rate.
 pub const LABEL_PART: &str = "slogate_part";
 
+/// How far under 0 an error ratio may be from floating-point rounding (`1 - good/total`) and
+/// still count as 0; further under, the SLI's queries disagree and nothing is concluded.
+const NEGATIVE_SLACK: f64 = 1e-9;
+
 /// The queries that evaluate a service: one per distinct window, each returning the error
 /// ratio (and, for SLIs that count events, the event rate) of every SLO that needs that window.
 /// The number of round trips is the number of distinct windows, whatever the number of SLOs.
@@ -180,7 +184,13 @@ pub fn status(
             st.events.insert(window, rate * window.as_secs() as f64);
         }
         match values.error_ratio {
+            Some(r) if r < -NEGATIVE_SLACK => problems.push(format!(
+                "{window} window: the error ratio is negative ({r}); the SLI's queries disagree \
+                 (errors subtracted, or counted outside the total)"
+            )),
             Some(r) if r.is_finite() => {
+                // Rounding may leave a ratio of 0 a hair under it.
+                let r = r.max(0.0);
                 st.sli.insert(window, 1.0 - r);
                 st.burn_rate.insert(window, r / budget);
             }
@@ -308,11 +318,13 @@ fn gate(
 }
 
 /// The SLI and the share of the error budget left from the error ratio over a whole period
-/// (what [`status`] computes for now, at any time); `None` for a NaN or infinite ratio.
+/// (what [`status`] computes for now, at any time); `None` for a NaN, infinite or negative
+/// ratio (never more than the whole budget left).
 pub fn period_point(slo: &Slo, error_ratio: f64) -> Option<(f64, f64)> {
-    error_ratio
-        .is_finite()
-        .then(|| (1.0 - error_ratio, 1.0 - error_ratio / slo.error_budget()))
+    (error_ratio.is_finite() && error_ratio >= -NEGATIVE_SLACK).then(|| {
+        let r = error_ratio.max(0.0);
+        (1.0 - r, 1.0 - r / slo.error_budget())
+    })
 }
 
 fn short1(value: f64) -> String {

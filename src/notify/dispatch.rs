@@ -39,6 +39,9 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// so a message enqueued by another process (the `report` command) is picked up too.
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
+/// The longest `Retry-After` honoured, in seconds (a day): longer asks wait this long.
+pub const MAX_RETRY_AFTER_SECS: i64 = 24 * 3600;
+
 /// When to try again.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
@@ -66,6 +69,18 @@ impl Backoff {
     pub fn delay(&self, attempts: u32) -> Duration {
         let doublings = attempts.saturating_sub(1).min(30);
         self.initial.saturating_mul(1u32 << doublings).min(self.max)
+    }
+
+    /// The wait before the next attempt: the backoff, or the receiver's `Retry-After` when
+    /// that is longer, but never past [`Backoff::give_up_after`] nor [`MAX_RETRY_AFTER_SECS`]:
+    /// a receiver (or whoever answers in its place) cannot park a message for ever, nor ask
+    /// for a time past the calendar's end.
+    pub fn retry_wait(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        let longest = self
+            .give_up_after
+            .min(Duration::from_secs(MAX_RETRY_AFTER_SECS as u64));
+        let asked = retry_after.unwrap_or_default().min(longest);
+        self.delay(attempts).max(asked)
     }
 }
 
@@ -235,8 +250,11 @@ impl Dispatcher {
                     blocking(move || store.mark_rejected(id, &reason, now)).await?;
                     "expired"
                 } else {
-                    let wait = self.backoff.delay(attempts).max(after.unwrap_or_default());
-                    let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                    let wait = self.backoff.retry_wait(attempts, after);
+                    let next = chrono::Duration::from_std(wait)
+                        .ok()
+                        .and_then(|wait| now.checked_add_signed(wait))
+                        .unwrap_or(now + chrono::Duration::seconds(MAX_RETRY_AFTER_SECS));
                     tracing::warn!(%key, channel, %reason, attempts, retry_in = ?wait,
                         "notification not delivered; retrying");
                     blocking(move || store.mark_retry(id, &reason, next)).await?;

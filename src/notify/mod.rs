@@ -30,7 +30,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use config::{NotifyConfig, NotifySettings};
-pub use dispatch::{Backoff, Dispatcher, DispatcherHandle};
+pub use dispatch::{Backoff, Dispatcher, DispatcherHandle, MAX_RETRY_AFTER_SECS};
 pub use event::{Judged, Rollout, SloNumbers};
 pub use gate::GateNotifier;
 

@@ -25,6 +25,8 @@ use crate::store::{Channel, OutboxMessage};
 
 /// Characters of an answer's body kept in the reason of a rejection.
 const EXCERPT: usize = 200;
+/// Most bytes of an answer's body read (64 KiB): more than any excerpt needs.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
     Client::builder()
@@ -147,8 +149,25 @@ async fn post(client: &Client, url: Url, body: Vec<u8>) -> Delivery {
     };
     let status = response.status();
     let headers = response.headers().clone();
-    let text = response.text().await.unwrap_or_default();
+    let text = read_capped(response).await;
     classify(status, &headers, &text, Utc::now())
+}
+
+/// The start of an answer's body, at most [`MAX_REPLY_BYTES`]: only an excerpt is kept, and a
+/// receiver (or whatever answers in its place) may send a body without end. Reading stops
+/// there and the connection is dropped.
+async fn read_capped(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_REPLY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_REPLY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// What an answer means for the message.

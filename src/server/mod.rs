@@ -10,6 +10,7 @@ mod definitions;
 mod error;
 mod gates;
 mod history;
+mod listen;
 mod ops;
 mod otlp;
 pub mod pages;
@@ -61,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slos", get(status::all))
         .route("/api/v1/slos/{service}/{slo}", get(status::one))
         .route("/api/v1/reload", post(ops::reload))
+        // Every error of the JSON API in its documented shape; OTLP answers in its own.
+        .layer(middleware::from_fn(error::json_errors))
         .route(
             "/v1/traces",
             post(otlp::traces)
@@ -154,10 +157,12 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
             on_stop(stopped.clone()),
         ));
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(on_stop(stopped))
-        .await
-        .context("serving")?;
+    let limits = state.settings.connections;
+    let answered = listen::serve(listener, router(state), limits, on_stop(stopped)).await;
+    if !answered {
+        tracing::warn!(grace = ?limits.shutdown_grace,
+            "requests still in flight after the shutdown grace period are cut off");
+    }
     // The attempt in flight is finished and recorded; one cut off past its timeout stays
     // pending and is sent after the next start.
     if tokio::time::timeout(notify_timeout + Duration::from_secs(1), dispatching)
@@ -168,7 +173,9 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
             "the notification dispatcher did not stop in time; pending messages stay queued"
         );
     }
-    tracing::info!("stopped: every request in flight was answered");
+    if answered {
+        tracing::info!("stopped: every request in flight was answered");
+    }
     Ok(())
 }
 

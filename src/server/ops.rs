@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -20,17 +20,24 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, else 503
-/// saying which is missing.
+/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, and while
+/// the history database is still the file that was opened; else 503 saying which is missing.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let slos: usize = state.catalog().services.iter().map(|s| s.slos.len()).sum();
     let prometheus = state.prometheus_answered();
+    let history = state.store.check_file();
+    if let Err(e) = &history {
+        tracing::error!(error = %e, "not ready: the verdict history's file is gone");
+    }
+    let ready = prometheus && history.is_ok();
     let body = json!({
-        "ready": prometheus,
+        "ready": ready,
         "definitions": {"services": state.catalog().services.len(), "slos": slos},
         "prometheus": if prometheus { "answered" } else { "has not answered yet" },
+        // The path and cause are in the log; this endpoint is open to anyone.
+        "history": if history.is_ok() { "ok" } else { "the database file was deleted or replaced" },
     });
-    let status = if prometheus {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -62,6 +69,24 @@ pub async fn reload(State(state): State<AppState>) -> Response {
     (status, Json(outcome)).into_response()
 }
 
+/// The `method` label of a request: one of the standard methods, or `other` for any other.
+/// Any token is a valid method in HTTP, and a label value per made-up method would let anyone
+/// who reaches the port add series to `/metrics` without bound.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Counts and times every request by route (the matched pattern, so ids do not explode the
 /// label set).
 pub async fn track(request: Request, next: Next) -> Response {
@@ -69,7 +94,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     // One span per request: exported over OTLP when configured, with the gate's logs in it.
     let span = tracing::info_span!("http request", http.method = %method, http.route = %route);

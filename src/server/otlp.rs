@@ -3,9 +3,10 @@
 //! Protobuf and JSON bodies, gzip or not; the answer comes in the request's encoding: an empty
 //! `ExportTraceServiceResponse`, or one with `partial_success` counting the spans refused (no
 //! version attribute, no service name, too old, store full). 400 with a `google.rpc.Status` for a
-//! body that does not decode (nothing of it is stored), 413 past the size limit, 415 for another
-//! content type, and 429 with `Retry-After` when more exports are in flight than the receiver
-//! takes at once: exporters retry those later, as the specification asks them to.
+//! body that does not decode (nothing of it is stored), 413 past the size, span or attribute
+//! limits, 415 for another content type, and 429 (more exports in flight than the receiver
+//! takes at once) or 503 (the shared decode budget is taken) with `Retry-After`: exporters retry
+//! those later, as the specification asks them to.
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -16,7 +17,7 @@ use chrono::Utc;
 use prost::Message;
 
 use super::state::AppState;
-use crate::source::traces::{DecodeError, Encoding, decode, encode_response, encoding_of};
+use crate::source::traces::{Encoding, decode, encode_response, encoding_of};
 use crate::telemetry::names;
 
 /// How long an exporter told to back off should wait, in seconds.
@@ -47,17 +48,11 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(encoding_of)
             .unwrap_or(Encoding::Json);
-        let mut response = error(
+        return retry_later(
             encoding,
             StatusCode::TOO_MANY_REQUESTS,
-            RESOURCE_EXHAUSTED,
             "too many exports in flight; retry later".to_string(),
         );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECS),
-        );
-        return response;
     };
     next.run(request).await
 }
@@ -92,18 +87,25 @@ pub async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Byt
             );
         }
     };
-    let limit = state.settings.traces.max_inflated_bytes;
+    let limits = state.settings.traces.decode;
+    let budget = state.decode_budget.clone();
     // Decoding is CPU work: keep it off the threads that serve the gates.
-    let decoded = tokio::task::spawn_blocking(move || decode(&body, encoding, gzip, limit)).await;
-    let request = match decoded {
-        Ok(Ok(request)) => request,
-        Ok(Err(DecodeError::TooLarge { .. })) => {
+    let decoded =
+        tokio::task::spawn_blocking(move || decode(&body, encoding, gzip, &limits, &budget)).await;
+    let decoded = match decoded {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err(e)) if e.is_size() => {
+            metrics::counter!(names::ERRORS, "kind" => "otlp_too_large").increment(1);
             return error(
                 encoding,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 INVALID_ARGUMENT,
-                format!("the inflated body is over {limit} bytes"),
+                e.to_string(),
             );
+        }
+        Ok(Err(e)) if !e.is_final() => {
+            metrics::counter!(names::ERRORS, "kind" => "otlp_overload").increment(1);
+            return retry_later(encoding, StatusCode::SERVICE_UNAVAILABLE, e.to_string());
         }
         Ok(Err(e)) => {
             metrics::counter!(names::ERRORS, "kind" => "otlp_decode").increment(1);
@@ -123,6 +125,7 @@ pub async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Byt
             );
         }
     };
+    let request = &decoded.request;
     let catalog = state.catalog();
     // Spans of services without a canary profile are not judged: accepted, not kept.
     let version_attribute = |service: &str| {
@@ -131,7 +134,9 @@ pub async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .and_then(|s| s.canary.as_ref())
             .map(|p| p.trace_version_attribute.clone())
     };
-    let outcome = state.spans.ingest(&request, &version_attribute, Utc::now());
+    let outcome = state.spans.ingest(request, &version_attribute, Utc::now());
+    // The decoded request goes, and its memory back to the budget.
+    drop(decoded);
     metrics::counter!(names::SPANS, "result" => "accepted").increment(outcome.accepted);
     metrics::counter!(names::SPANS, "result" => "rejected").increment(outcome.rejected);
     metrics::counter!(names::SPANS, "result" => "ignored").increment(outcome.ignored);
@@ -148,6 +153,16 @@ pub async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 fn content_type_of(encoding: Encoding) -> &'static str {
     encoding.content_type()
+}
+
+/// An overload answer (429 or 503) with `Retry-After`: exporters retry those later.
+fn retry_later(encoding: Encoding, status: StatusCode, message: String) -> Response {
+    let mut response = error(encoding, status, RESOURCE_EXHAUSTED, message);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
 }
 
 /// An error answer with a `google.rpc.Status` body in the request's encoding.

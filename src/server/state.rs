@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use crate::config::Settings;
 use crate::notify::GateNotifier;
 use crate::source::PrometheusSource;
-use crate::source::traces::SpanStore;
+use crate::source::traces::{DecodeBudget, SpanStore};
 use crate::spec::Catalog;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -34,6 +34,8 @@ pub struct Inner {
     pub spans: SpanStore,
     /// Exports decoded at once; past it, `/v1/traces` answers 429.
     pub otlp_permits: Semaphore,
+    /// Memory shared by the exports being decoded; past it, `/v1/traces` answers 503.
+    pub decode_budget: DecodeBudget,
     /// Turns recorded verdicts into queued Slack and PagerDuty messages.
     pub notifier: Arc<GateNotifier>,
     /// Set once Prometheus has answered a query (readiness).
@@ -59,6 +61,7 @@ impl AppState {
     ) -> Self {
         let settings_spans = settings.traces.spans.clone();
         let max_exports = settings.traces.max_concurrent_exports;
+        let decode_budget = DecodeBudget::new(settings.traces.decode_budget_bytes);
         AppState(Arc::new(Inner {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -67,6 +70,7 @@ impl AppState {
             telemetry,
             spans: SpanStore::new(settings_spans),
             otlp_permits: Semaphore::new(max_exports),
+            decode_budget,
             notifier,
             prometheus_answered: AtomicBool::new(false),
         }))

@@ -15,5 +15,5 @@ pub mod prometheus;
 pub mod traces;
 
 pub use prometheus::{
-    PrometheusSettings, PrometheusSource, Sample, Series, SettingsError, SourceError,
+    PrometheusSettings, PrometheusSource, Sample, Series, SettingsError, SourceError, redact,
 };

@@ -38,6 +38,13 @@ pub enum QueryError {
     /// The query is too long or too deeply nested to be parsed safely.
     #[error("the query is too complex to check: {0}")]
     TooComplex(String),
+    /// A selector with `or` between its matchers (`{code="500" or code="503"}`): Prometheus
+    /// refuses it, and a matcher slogate adds (the canary's version) could not hold in every
+    /// branch of it.
+    #[error(
+        "the selector `{0}` uses `or` between label matchers, which Prometheus does not run; write one matcher with a regular expression (code=~\"500|503\") or `or` between whole selectors"
+    )]
+    OrMatchers(String),
     /// The query parses but does not return an instant vector (or scalar).
     #[error("the query returns a {0}; it must return an instant vector")]
     NotInstantVector(String),
@@ -116,12 +123,51 @@ pub const MAX_OPERATORS: usize = 256;
 pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
     check_size(text)?;
     let owned = text.to_string();
-    match std::panic::catch_unwind(move || parser::parse(&owned)) {
-        Ok(Ok(expr)) => Ok(expr),
-        Ok(Err(message)) => Err(QueryError::Invalid(one_line(&message))),
-        Err(_) => Err(QueryError::Invalid(
-            "the PromQL parser could not read this query".into(),
-        )),
+    let mut expr = match std::panic::catch_unwind(move || parser::parse(&owned)) {
+        Ok(Ok(expr)) => expr,
+        Ok(Err(message)) => return Err(QueryError::Invalid(one_line(&message))),
+        Err(_) => {
+            return Err(QueryError::Invalid(
+                "the PromQL parser could not read this query".into(),
+            ));
+        }
+    };
+    let mut or_selector = None;
+    for_each_selector(&mut expr, &mut |vs| {
+        if !vs.matchers.or_matchers.is_empty() && or_selector.is_none() {
+            or_selector = Some(vs.to_string());
+        }
+    });
+    match or_selector {
+        Some(selector) => Err(QueryError::OrMatchers(selector)),
+        None => Ok(expr),
+    }
+}
+
+/// Calls `f` on every series selector of `expr` (those inside range selectors too).
+fn for_each_selector(
+    expr: &mut parser::Expr,
+    f: &mut impl FnMut(&mut promql_parser::parser::VectorSelector),
+) {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::VectorSelector(vs) => f(vs),
+        Expr::MatrixSelector(ms) => f(&mut ms.vs),
+        Expr::Aggregate(a) => {
+            for_each_selector(&mut a.expr, f);
+            if let Some(p) = a.param.as_mut() {
+                for_each_selector(p, f);
+            }
+        }
+        Expr::Unary(u) => for_each_selector(&mut u.expr, f),
+        Expr::Binary(b) => {
+            for_each_selector(&mut b.lhs, f);
+            for_each_selector(&mut b.rhs, f);
+        }
+        Expr::Paren(p) => for_each_selector(&mut p.expr, f),
+        Expr::Subquery(s) => for_each_selector(&mut s.expr, f),
+        Expr::Call(c) => c.args.args.iter_mut().for_each(|a| for_each_selector(a, f)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
 }
 
@@ -131,32 +177,14 @@ pub fn parse_promql(text: &str) -> Result<parser::Expr, QueryError> {
 /// its own matcher and gets this one too (both must hold).
 pub fn with_label_matcher(query: &str, label: &str, value: &str) -> Result<String, QueryError> {
     use promql_parser::label::{MatchOp, Matcher};
-    use promql_parser::parser::Expr;
 
-    fn walk(expr: &mut Expr, matcher: &Matcher) {
-        match expr {
-            Expr::VectorSelector(vs) => vs.matchers.matchers.push(matcher.clone()),
-            Expr::MatrixSelector(ms) => ms.vs.matchers.matchers.push(matcher.clone()),
-            Expr::Aggregate(a) => {
-                walk(&mut a.expr, matcher);
-                if let Some(p) = a.param.as_mut() {
-                    walk(p, matcher);
-                }
-            }
-            Expr::Unary(u) => walk(&mut u.expr, matcher),
-            Expr::Binary(b) => {
-                walk(&mut b.lhs, matcher);
-                walk(&mut b.rhs, matcher);
-            }
-            Expr::Paren(p) => walk(&mut p.expr, matcher),
-            Expr::Subquery(s) => walk(&mut s.expr, matcher),
-            Expr::Call(c) => c.args.args.iter_mut().for_each(|a| walk(a, matcher)),
-            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-        }
-    }
-
+    // `parse_promql` refuses `or` between matchers, so `matchers` is every selector's one
+    // conjunction and the added matcher holds for all it selects.
     let mut expr = parse_promql(query)?;
-    walk(&mut expr, &Matcher::new(MatchOp::Equal, label, value));
+    let matcher = Matcher::new(MatchOp::Equal, label, value);
+    for_each_selector(&mut expr, &mut |vs| {
+        vs.matchers.matchers.push(matcher.clone())
+    });
     Ok(expr.to_string())
 }
 
@@ -289,6 +317,29 @@ mod tests {
             panic!("{out}")
         };
         assert_eq!(vs.matchers.matchers.last().unwrap().value, hostile);
+    }
+
+    #[test]
+    fn or_between_label_matchers_is_refused_with_the_selector() {
+        for query in [
+            r#"sum(rate(http_requests_total{code="500" or code="503"}[5m]))"#,
+            r#"sum(rate(x[5m])) / sum(rate(y{a="1" or b="2"}[5m]))"#,
+            r#"up{a="1" or a="2"} or up"#,
+        ] {
+            let error = parse_promql(query).unwrap_err();
+            assert!(
+                matches!(error, QueryError::OrMatchers(_)),
+                "{query}: {error}"
+            );
+            assert!(
+                QueryTemplate::parse(&query.replace("5m", "{{window}}"), true).is_err(),
+                "{query}"
+            );
+            assert!(with_label_matcher(query, "v", "canary").is_err(), "{query}");
+        }
+        // `or` between whole selectors is PromQL, and each side gets the matcher.
+        let out = with_label_matcher(r#"up{a="1"} or up{a="2"}"#, "v", "canary").unwrap();
+        assert_eq!(out.matches(r#"v="canary""#).count(), 2, "{out}");
     }
 
     #[test]

@@ -140,6 +140,30 @@ pub struct Store {
     /// Whether writes can succeed, as found at open; when false they fail fast with
     /// [`StoreError::Unwritable`] without touching the file.
     writable: bool,
+    /// Device and inode of the file at open (`None` in memory). SQLite keeps writing to an
+    /// open file after its path was deleted or replaced, so those writes "succeed" into a file
+    /// no restart will find: every write first checks that the path still names this file.
+    identity: Option<FileIdentity>,
+}
+
+/// What tells one file from another on a Unix file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    /// `st_dev`.
+    dev: u64,
+    /// `st_ino`.
+    ino: u64,
+}
+
+impl FileIdentity {
+    /// The identity of the file `path` names now; `None` when there is none.
+    fn of(path: &Path) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileIdentity {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
 }
 
 impl Store {
@@ -233,11 +257,39 @@ impl Store {
     fn new(conn: Connection, path: &Path, writable: bool) -> Store {
         // Room for every `list` filter combination plus the fixed statements.
         conn.set_prepared_statement_cache_capacity(32);
+        let in_memory = path == Path::new(":memory:");
         Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             writable,
+            identity: if in_memory {
+                None
+            } else {
+                FileIdentity::of(path)
+            },
         }
+    }
+
+    /// Whether the path still names the file that was opened: `Err` with
+    /// [`StoreError::Unwritable`] once it was deleted, moved away or replaced. Readiness asks
+    /// this, and every write does before it writes.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        let Some(opened) = self.identity else {
+            return Ok(());
+        };
+        let reason = match FileIdentity::of(&self.path) {
+            Some(now) if now == opened => return Ok(()),
+            Some(_) => "the file was replaced by another one while slogate ran",
+            None => "the file was deleted or moved away while slogate ran",
+        };
+        Err(StoreError::Unwritable {
+            path: self.path.clone(),
+            operation: "check the file",
+            reason: format!(
+                "{reason}; writes are refused, since no restart would find them (restart slogate \
+                 to open the database at this path)"
+            ),
+        })
     }
 
     /// The connection. A panic while it was held leaves it usable (an open transaction rolls
@@ -246,17 +298,23 @@ impl Store {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Fails fast when the store is known not to be writable.
+    /// Fails fast when the store is known not to be writable, or its file is gone.
     fn check_writable(&self, operation: &'static str) -> Result<(), StoreError> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(StoreError::Unwritable {
+        if !self.writable {
+            return Err(StoreError::Unwritable {
                 path: self.path.clone(),
                 operation,
                 reason: "the database is open read-only".to_string(),
-            })
+            });
         }
+        self.check_file().map_err(|e| match e {
+            StoreError::Unwritable { path, reason, .. } => StoreError::Unwritable {
+                path,
+                operation,
+                reason,
+            },
+            other => other,
+        })
     }
 
     fn err(&self, operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -467,6 +525,47 @@ mod tests {
         let e = conn.execute("DELETE FROM verdicts", []).unwrap_err();
         let err = StoreError::sqlite(&path, "prune", e);
         assert!(matches!(err, StoreError::Unwritable { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_database_file_deleted_or_replaced_while_open_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let write = |store: &Store, id: &str| {
+            store.record(&record(
+                verdict(id, "checkout", VerdictKind::Slo, Outcome::Pass),
+                1000,
+            ))
+        };
+        let store = Store::open(&path).unwrap();
+        write(&store, "before").unwrap();
+        store.check_file().unwrap();
+
+        fs::remove_file(&path).unwrap();
+        let err = write(&store, "after delete").unwrap_err();
+        let StoreError::Unwritable { operation, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*operation, "record");
+        assert!(err.to_string().contains("deleted"), "{err}");
+        assert!(store.check_file().is_err());
+        let err = store.prune(chrono::Utc::now()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Unwritable {
+                    operation: "prune",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        // A new file at the path is another file: still refused.
+        drop(Store::open(&path).unwrap());
+        let err = write(&store, "after replace").unwrap_err();
+        assert!(err.to_string().contains("replaced"), "{err}");
+        assert_eq!(Store::open(&path).unwrap().count().unwrap(), 0);
     }
 
     #[test]

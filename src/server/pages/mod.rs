@@ -161,13 +161,14 @@ fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
     }
 }
 
-/// Only a path of this site (never `//host` or a full URL: no open redirect).
+/// Only a path of this site (never `//host` or a full URL: no open redirect). Browsers drop
+/// tabs and newlines from a URL and read `\\` as `/`, so `/<TAB>/evil.example` would become
+/// `//evil.example`: a target holding a control character or a backslash anywhere is refused
+/// as a whole, not cleaned.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
-    }
+    let same_site = next.starts_with('/') && !next.starts_with("//");
+    let plain = !next.chars().any(|c| c.is_control() || c == '\\');
+    if same_site && plain { next } else { "/" }
 }
 
 /// The login form's fields.
@@ -245,6 +246,22 @@ mod tests {
         assert_eq!(safe_next("//evil.example/"), "/");
         assert_eq!(safe_next("https://evil.example/"), "/");
         assert_eq!(safe_next("/\\evil"), "/");
+    }
+
+    #[test]
+    fn a_control_character_or_backslash_anywhere_sends_the_login_home() {
+        for hostile in [
+            "/\t/evil.example/x",
+            "/\n/evil.example/x",
+            "/\r\n/evil.example/x",
+            "\t//evil.example/x",
+            "/\u{0}/evil.example/x",
+            "/\u{7f}/evil.example/x",
+            "/./\\evil.example/x",
+        ] {
+            assert_eq!(safe_next(hostile), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next("/slos/a/b?x=1#c"), "/slos/a/b?x=1#c");
     }
 
     #[test]

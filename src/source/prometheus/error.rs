@@ -213,25 +213,31 @@ pub(super) fn causes(error: &reqwest::Error) -> String {
 }
 
 /// `text` with the credentials of every URL in it (`scheme://user:password@`) replaced by
-/// `***@`, so settings and errors can be shown and logged.
-pub(super) fn redact(text: &str) -> String {
+/// `***@`, so settings and errors can be shown and logged: the one function every shown URL
+/// goes through.
+///
+/// A password written into a URL by hand may hold anything but a newline: quotes, brackets,
+/// spaces, `/`, `#`, even `@`. So the userinfo is taken to run from `://` to the *last* `@`
+/// before the end of the line or the next URL. That may hide more than the userinfo (a path
+/// or query holding `@`, a sentence after the URL naming an email address); it never shows a
+/// piece of the password.
+pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#' | ')' | '"' | '\'') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
+        let mut end = tail.find(['\n', '\r']).unwrap_or(tail.len());
+        if let Some(next_url) = tail[..end].find("://") {
+            end = next_url;
+        }
+        match tail[..end].rfind('@') {
             Some(at) => {
                 out.push_str("***@");
-                out.push_str(&authority[at + 1..]);
+                rest = &tail[at + 1..];
             }
-            None => out.push_str(authority),
+            None => rest = tail,
         }
-        rest = &tail[end..];
     }
     out.push_str(rest);
     out
@@ -255,6 +261,18 @@ mod tests {
                 "a http://***@x/ and (https://***@y)",
             ),
             ("http://u:p%40ss@host?x=1", "http://***@host?x=1"),
+            ("http://host/api?query=up%20@%201", "http://***@%201"),
+            // Characters a hand-written password holds that end a URL in prose.
+            ("http://u:it's@host/x", "http://***@host/x"),
+            ("http://u:a)b@host/x", "http://***@host/x"),
+            ("(http://u:a)b@host)", "(http://***@host)"),
+            ("\"http://u:a\"b@host\"", "\"http://***@host\""),
+            ("`http://u:two words@host/p`", "`http://***@host/p`"),
+            ("http://u:a/b@host/p", "http://***@host/p"),
+            ("http://u:a@b@host/p", "http://***@host/p"),
+            ("http://u:a#b@host", "http://***@host"),
+            ("http://u:a?b@host/p?q=1", "http://***@host/p?q=1"),
+            ("http://u:p@x\nhttp://y/z@w", "http://***@x\nhttp://***@w"),
             ("no url here", "no url here"),
             ("sum(rate(x[5m]))", "sum(rate(x[5m]))"),
         ];

@@ -30,7 +30,7 @@ use prometheus_http_query::response::PromqlResult;
 
 use crate::telemetry::names;
 
-pub use error::{SettingsError, SourceError};
+pub use error::{SettingsError, SourceError, redact};
 
 /// The longest pause between two attempts, whatever the configured backoff: a gate waits on
 /// these queries while Argo or Flagger wait on the gate, so retries must stay short.
@@ -181,7 +181,8 @@ impl PrometheusSource {
         // The library appends `/api/v1/...` to the base path with a `/`: a trailing one in the
         // setting would double it, which proxies in front of Prometheus may not forgive.
         let base = settings.url.trim_end_matches('/');
-        let client = Client::from(http, base).map_err(|e| invalid(e.to_string()))?;
+        let client =
+            Client::from(http, base).map_err(|e| invalid(error::redact(&e.to_string())))?;
         Ok(PrometheusSource {
             inner: Arc::new(Inner {
                 client,

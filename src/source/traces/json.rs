@@ -25,6 +25,8 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::{Map, Value};
 
+use super::decode::DecodeError;
+
 /// Fields of 32-bit integer type in a trace request: the protobuf JSON mapping lets senders
 /// write them as strings, and the generated types only take numbers.
 const INT32_FIELDS: &[&str] = &[
@@ -38,7 +40,20 @@ const INT32_FIELDS: &[&str] = &[
 
 /// Parses an OTLP/JSON export request; the error says what is wrong and, when the body could be
 /// read as JSON at all, where.
+#[cfg(test)]
 pub(crate) fn parse(bytes: &[u8]) -> Result<ExportTraceServiceRequest, String> {
+    parse_guarded(bytes, || Ok(())).map_err(|e| match e {
+        DecodeError::Json(message) => message,
+        other => other.to_string(),
+    })
+}
+
+/// As `parse`, asking `before_fallback` (the memory budget) before the slower, hungrier
+/// normalising parse; its error is returned as it is.
+pub(crate) fn parse_guarded(
+    bytes: &[u8],
+    before_fallback: impl FnOnce() -> Result<(), DecodeError>,
+) -> Result<ExportTraceServiceRequest, DecodeError> {
     let direct = match serde_json::from_slice::<ExportTraceServiceRequest>(bytes) {
         Ok(request) => return Ok(request),
         Err(error) => error,
@@ -46,20 +61,22 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<ExportTraceServiceRequest, String> {
     // Syntax errors and truncation cannot be rewritten away; only a well-formed document with
     // a shape the generated types refuse gets a second chance.
     if direct.classify() != serde_json::error::Category::Data {
-        return Err(direct.to_string());
+        return Err(DecodeError::Json(direct.to_string()));
     }
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+    before_fallback()?;
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
     normalize(&mut value);
     serde_json::from_value(value).map_err(|again| {
         // The same problem is reported with the position the direct parse knew; a different
         // one (the first was rewritten away) as it comes.
         let again = again.to_string();
         let direct = direct.to_string();
-        if direct.starts_with(&again) {
+        DecodeError::Json(if direct.starts_with(&again) {
             direct
         } else {
             again
-        }
+        })
     })
 }
 

@@ -2,8 +2,10 @@
 //! canary against its baseline on span durations and outcomes.
 //!
 //! - [`decode`](decode()): an OTLP/HTTP body (protobuf or OTLP/JSON, gzip or not, with a cap on
-//!   the inflated size) into an `ExportTraceServiceRequest`; [`encode_response`] the answer in
-//!   the request's encoding, with `partial_success` when spans were refused.
+//!   the inflated size) into an `ExportTraceServiceRequest`, its spans and attributes counted
+//!   first (`census`) and its memory reserved from the [`DecodeBudget`] shared by every decode
+//!   in flight; [`encode_response`] the answer in the request's encoding, with
+//!   `partial_success` when spans were refused.
 //! - [`SpanStore`]: per service, version and operation, buckets of [`SpanSettings::window`]
 //!   holding exact span and error counts and a uniform reservoir of durations, expired after
 //!   [`SpanSettings::retention`] and bounded by [`SpanSettings::max_buckets`]; ingest is
@@ -13,6 +15,8 @@
 //! beyond content types.
 
 mod buckets;
+mod budget;
+mod census;
 mod decode;
 mod json;
 mod reservoir;
@@ -23,7 +27,11 @@ mod windows;
 #[cfg(test)]
 mod testkit;
 
-pub use decode::{DecodeError, Encoding, decode, encode_response, encoding_of};
+pub use budget::{DecodeBudget, Reservation};
+pub use census::CensusLimits;
+pub use decode::{
+    DecodeError, DecodeLimits, Decoded, Encoding, decode, encode_response, encoding_of,
+};
 pub use settings::{DEFAULT_MEMORY_BUDGET, MAX_FUTURE, SpanSettings};
 pub use span::{HTTP_STATUS, MAX_NAME_BYTES, SERVICE_NAME};
 pub use windows::{IngestOutcome, STORE_FULL, SpanSample, SpanStore, StoreStats};

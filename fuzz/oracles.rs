@@ -1,0 +1,94 @@
+// The fuzz targets' oracles, shared by the targets (`include!`d in fuzz_targets/*.rs) and by the
+// stable replay of the committed corpus (tests/fuzz_corpus.rs), so both check the same things.
+//
+// Each takes the fuzzer's bytes and panics when slogate misbehaves on them: a panic inside
+// slogate, or an answer that breaks the property named.
+
+/// OTLP decoding: the first byte picks protobuf or JSON and gzip or not; the rest is the body.
+/// Never a panic; an export that decodes holds no more spans than the limit counted before
+/// decoding allowed, and gives its memory back to the budget when dropped.
+#[allow(dead_code)]
+pub fn otlp_decode_oracle(data: &[u8]) {
+    use slogate::source::traces::{CensusLimits, DecodeBudget, DecodeLimits, Encoding, decode};
+    let Some((&mode, body)) = data.split_first() else {
+        return;
+    };
+    let encoding = if mode & 1 == 0 {
+        Encoding::Protobuf
+    } else {
+        Encoding::Json
+    };
+    let gzip = mode & 2 != 0;
+    let limits = DecodeLimits {
+        max_inflated: 1 << 20,
+        census: CensusLimits {
+            max_spans: 64,
+            max_attributes: 256,
+        },
+    };
+    let budget = DecodeBudget::new(64 << 20);
+    if let Ok(decoded) = decode(body, encoding, gzip, &limits, &budget) {
+        let spans: usize = decoded
+            .request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        if encoding == Encoding::Protobuf {
+            assert!(spans <= limits.census.max_spans, "{spans} spans decoded");
+        }
+        drop(decoded);
+    }
+    assert_eq!(budget.reserved_bytes(), 0, "the budget was not given back");
+}
+
+/// The PromQL version-matcher injection: the input is a query and a version value separated by
+/// the first newline. When slogate accepts the query, its output parses and every series
+/// selector in it holds `label="value"` exactly, in the matchers that always apply.
+#[allow(dead_code)]
+pub fn promql_version_matcher_oracle(data: &[u8]) {
+    use promql_parser::label::MatchOp;
+    use promql_parser::parser::Expr;
+    use slogate::spec::query::with_label_matcher;
+
+    const LABEL: &str = "rollouts_pod_template_hash";
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (query, value) = text.split_once('\n').unwrap_or((text, "canary-1"));
+    let Ok(out) = with_label_matcher(query, LABEL, value) else {
+        return;
+    };
+    let expr = promql_parser::parser::parse(&out)
+        .unwrap_or_else(|e| panic!("the output does not parse: {e}\n{out}"));
+
+    fn check(expr: &Expr, value: &str, out: &str) {
+        let holds = |m: &promql_parser::label::Matchers| {
+            m.or_matchers.is_empty()
+                && m.matchers
+                    .iter()
+                    .any(|m| m.name == LABEL && m.op == MatchOp::Equal && m.value == value)
+        };
+        match expr {
+            Expr::VectorSelector(vs) => assert!(holds(&vs.matchers), "{vs} in {out}"),
+            Expr::MatrixSelector(ms) => assert!(holds(&ms.vs.matchers), "{} in {out}", ms.vs),
+            Expr::Aggregate(a) => {
+                check(&a.expr, value, out);
+                if let Some(p) = &a.param {
+                    check(p, value, out);
+                }
+            }
+            Expr::Unary(u) => check(&u.expr, value, out),
+            Expr::Binary(b) => {
+                check(&b.lhs, value, out);
+                check(&b.rhs, value, out);
+            }
+            Expr::Paren(p) => check(&p.expr, value, out),
+            Expr::Subquery(s) => check(&s.expr, value, out),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| check(a, value, out)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+    check(&expr, value, &out);
+}
