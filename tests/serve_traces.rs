@@ -50,13 +50,37 @@ fn python() -> PathBuf {
     )
 }
 
-/// Spans end within the last nine minutes: nine paired minutes for the gate's latency test (it
-/// judges per-minute medians), all inside a 10-minute lookback (which covers between nine and
-/// ten minutes of one-minute buckets).
+/// Spans end within the nine minutes before the anchor: nine paired minutes for the gate's
+/// latency test (it judges per-minute medians), all inside the 10-minute window.
 const SPREAD_SECS: i64 = 540;
 
-fn export(slogate: &SlogateGuard, version: &str, median_ms: f64, error_ratio: f64, seed: u32) {
-    export_over(slogate, version, median_ms, error_ratio, seed, SPREAD_SECS);
+/// The instant the spans end before and the gate's windows end at: a second past the last
+/// whole minute (the span store buckets by clock minute), so every version's spans fall in
+/// the same minutes on every machine, however long the exports take, and the last minute
+/// holds only two seconds of them: the sparse minute the gate must not weigh like a full one
+/// (a CI run met it by chance and failed the slow canary).
+fn anchor() -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    (now - 1).div_euclid(60) * 60 + 1
+}
+
+fn export(
+    slogate: &SlogateGuard,
+    version: &str,
+    median_ms: f64,
+    error_ratio: f64,
+    seed: u32,
+    end: i64,
+) {
+    export_over(
+        slogate,
+        version,
+        median_ms,
+        error_ratio,
+        seed,
+        SPREAD_SECS,
+        end,
+    );
 }
 
 fn export_over(
@@ -66,6 +90,7 @@ fn export_over(
     error_ratio: f64,
     seed: u32,
     spread_secs: i64,
+    end: i64,
 ) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_spans.py");
     let out = Command::new(python())
@@ -75,6 +100,7 @@ fn export_over(
         .arg(error_ratio.to_string())
         .arg(seed.to_string())
         .arg(spread_secs.to_string())
+        .arg(end.to_string())
         .output()
         .expect("python with opentelemetry-sdk (scripts/test installs it in target/pyenv)");
     assert!(
@@ -92,9 +118,14 @@ fn definitions() -> (tempfile::TempDir, PathBuf) {
     (dir, file)
 }
 
-fn gate(slogate: &SlogateGuard, canary: &str) -> Value {
+/// Asks the gate about the 10 minutes up to the anchor (a second past it: windows are
+/// half-open and a span may end at the anchor).
+fn gate(slogate: &SlogateGuard, canary: &str, anchor: i64) -> Value {
+    let end = anchor + 1;
     let body = format!(
-        r#"{{"service":"checkout","baseline":{{"version":"v1"}},"canary":{{"version":"{canary}"}},"lookback":"10m"}}"#
+        r#"{{"service":"checkout","baseline":{{"version":"v1"}},"canary":{{"version":"{canary}"}},
+            "window":{{"start":"{}","end":"{end}"}}}}"#,
+        end - 600
     );
     let (status, verdict) = slogate.post("/api/v1/gates/canary", &body);
     assert_eq!(status, 200, "{verdict:#}");
@@ -116,12 +147,13 @@ fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
     let mut options = ServeOptions::new("http://127.0.0.1:9");
     options.slos = slos;
     let slogate = SlogateGuard::start(&options);
-    export(&slogate, "v1", 100.0, 0.001, 1);
-    export(&slogate, "v2-same", 100.0, 0.001, 2);
-    export(&slogate, "v3-slow", 130.0, 0.001, 3);
-    export(&slogate, "v4-errors", 100.0, 0.05, 4);
+    let anchor = anchor();
+    export(&slogate, "v1", 100.0, 0.001, 1, anchor);
+    export(&slogate, "v2-same", 100.0, 0.001, 2, anchor);
+    export(&slogate, "v3-slow", 130.0, 0.001, 3, anchor);
+    export(&slogate, "v4-errors", 100.0, 0.05, 4, anchor);
 
-    let same = gate(&slogate, "v2-same");
+    let same = gate(&slogate, "v2-same", anchor);
     assert_eq!(same["verdict"], "pass", "{same:#}");
     assert_eq!(check(&same, "latency")["source"], "traces");
     assert_eq!(
@@ -130,7 +162,7 @@ fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
         "every duration: {same:#}"
     );
 
-    let slow = gate(&slogate, "v3-slow");
+    let slow = gate(&slogate, "v3-slow", anchor);
     assert_eq!(slow["verdict"], "fail", "{slow:#}");
     assert_eq!(check(&slow, "latency")["verdict"], "fail", "{slow:#}");
     assert_ne!(
@@ -139,7 +171,7 @@ fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
         "same error rate: {slow:#}"
     );
 
-    let errors = gate(&slogate, "v4-errors");
+    let errors = gate(&slogate, "v4-errors", anchor);
     assert_eq!(errors["verdict"], "fail", "{errors:#}");
     assert_eq!(check(&errors, "errors")["verdict"], "fail", "{errors:#}");
     assert_eq!(
@@ -148,7 +180,7 @@ fn spans_from_the_opentelemetry_sdk_decide_the_canary() {
         "counts are exact: {errors:#}"
     );
 
-    let silent = gate(&slogate, "v9-never-deployed");
+    let silent = gate(&slogate, "v9-never-deployed", anchor);
     assert_eq!(silent["verdict"], "inconclusive", "{silent:#}");
 }
 
@@ -158,10 +190,10 @@ fn an_equal_canary_asked_like_argo_passes_at_each_of_ten_looks() {
     let mut options = ServeOptions::new("http://127.0.0.1:9");
     options.slos = slos;
     let slogate = SlogateGuard::start(&options);
-    let now = chrono::Utc::now().timestamp();
+    let now = anchor();
     // Ten minutes of spans: the first ask's window holds the oldest minute of them.
-    export_over(&slogate, "v1", 100.0, 0.001, 11, 600);
-    export_over(&slogate, "v2", 100.0, 0.001, 12, 600);
+    export_over(&slogate, "v1", 100.0, 0.001, 11, 600, now);
+    export_over(&slogate, "v2", 100.0, 0.001, 12, 600, now);
     // Argo's asks a minute apart, each a 10-minute lookback, the first a minute into the
     // spans, given as explicit windows so the test need not wait; the tenth ask is the last.
     for look in 1..=10i64 {

@@ -2,10 +2,11 @@
 
 One run is one version of one service: COUNT server spans whose durations are log-normal
 around MEDIAN_MS (seeded, so a run is reproducible), a share ERROR_RATIO of them with status
-ERROR, ending within the last SPREAD_S seconds (default 240). The SDK's own OTLP/HTTP protobuf exporter sends them
+ERROR, ending within the SPREAD_S seconds (default 240) before END_S (unix seconds; default now: a
+test that gives it has the same minutes on every machine, however long the exports take). The SDK's own OTLP/HTTP protobuf exporter sends them
 in batches, exactly as an instrumented service would.
 
-usage: export_spans.py ENDPOINT TOKEN SERVICE VERSION COUNT MEDIAN_MS ERROR_RATIO SEED [SPREAD_S]
+usage: export_spans.py ENDPOINT TOKEN SERVICE VERSION COUNT MEDIAN_MS ERROR_RATIO SEED [SPREAD_S [END_S]]
 """
 
 import random
@@ -34,7 +35,7 @@ def main() -> None:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=512))
     tracer = provider.get_tracer("slogate-test")
-    now = time.time_ns()
+    now = int(sys.argv[10]) * 1_000_000_000 if len(sys.argv) > 10 else time.time_ns()
     for i in range(count):
         duration_ns = int(rng.lognormvariate(0.0, 0.4) * median_ms * 1e6)
         end = now - rng.randrange(0, spread) * 1_000_000_000
