@@ -104,6 +104,8 @@ pub struct Config {
     pub report: crate::report::ReportConfig,
     /// The status pages (`GET /`, `/verdicts`, `/slos/...`).
     pub pages: PagesConfig,
+    /// The A/A backtests of canary profiles the status page shows.
+    pub calibration: crate::evaluate::calibrate::CalibrationConfig,
 }
 
 impl Default for Config {
@@ -126,6 +128,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             report: crate::report::ReportConfig::default(),
             pages: PagesConfig::default(),
+            calibration: Default::default(),
         }
     }
 }
@@ -291,6 +294,8 @@ pub struct Settings {
     pub report: crate::report::ReportSettings,
     /// Status pages (the Grafana URL without a trailing slash).
     pub pages: PagesConfig,
+    /// The canary profiles' backtests.
+    pub calibration: crate::evaluate::calibrate::CalibrationSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -311,6 +316,7 @@ impl fmt::Debug for Settings {
             .field("notify", &self.notify)
             .field("report", &self.report)
             .field("pages", &self.pages)
+            .field("calibration", &self.calibration)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -409,6 +415,7 @@ impl Config {
             notify: self.notify.settings()?,
             report,
             pages,
+            calibration: self.calibration.settings()?,
         })
     }
 

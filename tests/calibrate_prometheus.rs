@@ -1,7 +1,8 @@
 //! `slogate calibrate` against a real Prometheus backfilled with a known dispersion: a version
 //! whose per-minute error rate swings by a gamma factor with a CV of 0.5, and one whose errors
 //! are plain Poisson. The backtest recovers each CV and replays A/A rollouts through the gate
-//! and Argo's rules.
+//! and Argo's rules; `slogate serve` backtests the stable version a canary analysis names and
+//! shows it on the status page and the API.
 
 mod support;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use support::noise::Rng;
 use support::prometheus::PrometheusGuard;
 use support::scenario::Scenario;
+use support::slogate::{ServeOptions, SlogateGuard};
 
 const DEFINITION: &str = r#"
 apiVersion: slogate/v1
@@ -60,6 +62,23 @@ fn families(start: i64, versions: &[(&str, f64)], rng: &mut Rng) -> String {
     requests + &errors
 }
 
+/// A Prometheus holding [`MINUTES`] up to `end` of a version with errors of CV 0.5 ("noisy")
+/// and one of plain Poisson errors ("calm"), drawn from `seed`; and the definitions' directory.
+fn backfilled(end: i64, seed: u64) -> (PrometheusGuard, tempfile::TempDir) {
+    let start = end - MINUTES * 60;
+    let scenario = Scenario {
+        start,
+        step: 15,
+        workloads: Vec::new(),
+    };
+    let mut rng = Rng(seed);
+    let extra = families(start, &[("noisy", 0.5), ("calm", 0.0)], &mut rng);
+    let prometheus = PrometheusGuard::start_with(&scenario, &extra);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.yaml"), DEFINITION).unwrap();
+    (prometheus, dir)
+}
+
 fn calibrate(prometheus: &str, slos: &std::path::Path, version: &str, end: i64) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_slogate"))
         .args([
@@ -87,17 +106,7 @@ fn calibrate(prometheus: &str, slos: &std::path::Path, version: &str, end: i64) 
 #[test]
 fn the_backtest_recovers_a_known_dispersion_and_replays_aa_rollouts() {
     let end = (chrono::Utc::now().timestamp() - 2 * 3600) / 60 * 60;
-    let start = end - MINUTES * 60;
-    let scenario = Scenario {
-        start,
-        step: 15,
-        workloads: Vec::new(),
-    };
-    let mut rng = Rng(0xca1_1b2a7e);
-    let extra = families(start, &[("noisy", 0.5), ("calm", 0.0)], &mut rng);
-    let prometheus = PrometheusGuard::start_with(&scenario, &extra);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("shop.yaml"), DEFINITION).unwrap();
+    let (prometheus, dir) = backfilled(end, 0xca1_1b2a7e);
 
     let noisy = calibrate(&prometheus.url, dir.path(), "noisy", end);
     let metric = &noisy[0];
@@ -130,4 +139,81 @@ fn the_backtest_recovers_a_known_dispersion_and_replays_aa_rollouts() {
     assert!(cv < 0.15, "rate CV {cv}: {calm:#}");
     assert_eq!(calm[0]["current"]["ever_failed"], 0, "{calm:#}");
     assert_eq!(calm[0]["within_goals"], true, "{calm:#}");
+}
+
+/// The calibration job's backtest of `version`, polled from the API until it is there (the job
+/// runs after the canary verdict that names the version; at most 60 s).
+fn backtest_of(slogate: &SlogateGuard, version: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, body) = slogate.get("/api/v1/calibrations");
+        assert_eq!(status, 200, "{body:#}");
+        let shop = &body["services"][0];
+        if shop["version"] == version {
+            return shop.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no backtest of {version} within 60 s: {body:#}\n{}",
+            slogate.log()
+        );
+        std::thread::park_timeout(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_backtests_the_stable_version_a_canary_analysis_names_and_the_page_shows_it() {
+    // The data end two minutes ago: the calibration job replays up to now.
+    let end = chrono::Utc::now().timestamp() / 60 * 60 - 120;
+    let (prometheus, dir) = backfilled(end, 0x5e7e_ca1b);
+    let mut options = ServeOptions::new(&prometheus.url);
+    options.slos = dir.path().to_path_buf();
+    options.config = "calibration: {history: 4h, offset: 1h}\n".to_string();
+    let slogate = SlogateGuard::start(&options);
+
+    let (status, before) = slogate.get("/api/v1/calibrations");
+    assert_eq!(status, 200, "{before:#}");
+    assert_eq!(before["services"][0]["service"], "shop", "{before:#}");
+    assert!(
+        before["services"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("latest canary analysis")),
+        "a profile no analysis named a version for says why: {before:#}"
+    );
+
+    let ask = |baseline: &str, canary: &str| {
+        let body = format!(
+            r#"{{"service":"shop","baseline":{{"version":"{baseline}"}},"canary":{{"version":"{canary}"}},
+                "window":{{"start":"{}","end":"{end}"}}}}"#,
+            end - 600
+        );
+        let (status, verdict) = slogate.post("/api/v1/gates/canary", &body);
+        assert_eq!(status, 200, "{verdict:#}");
+    };
+    ask("noisy", "calm");
+    let noisy = backtest_of(&slogate, "noisy");
+    let metric = &noisy["metrics"][0];
+    let cv = metric["noise"]["rate_cv"].as_f64().unwrap();
+    assert!((0.4..=0.6).contains(&cv), "rate CV {cv}: {noisy:#}");
+    assert_eq!(metric["current"]["rollouts"], 17, "{noisy:#}");
+
+    let page = slogate.request(
+        "GET",
+        "/calibration",
+        None,
+        Some(support::slogate::TOKEN),
+        &[],
+    );
+    assert_eq!(page.0, 200);
+    let html = page.1.as_str().unwrap();
+    assert!(html.contains("<code>noisy</code>"), "{html}");
+    let noise = format!("per-minute rate CV {}", slogate::numfmt::sig(cv));
+    assert!(html.contains(&noise), "{html}");
+
+    // A new stable version is backtested at once, without waiting a day.
+    ask("calm", "noisy");
+    let calm = backtest_of(&slogate, "calm");
+    let cv = calm["metrics"][0]["noise"]["rate_cv"].as_f64().unwrap();
+    assert!(cv < 0.15, "rate CV {cv}: {calm:#}");
+    assert_eq!(calm["metrics"][0]["within_goals"], true, "{calm:#}");
 }

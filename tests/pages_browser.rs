@@ -228,9 +228,18 @@ fn pages_answer_bad_parameters_and_unknown_things_with_pages_that_say_which_and_
     );
     assert!(css.contains(":focus-visible"));
 
+    // The example profiles before any canary analysis: each says why it has no backtest.
+    let (status, _, body) = page("/calibration");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("financy-api") && body.contains("latest canary analysis"),
+        "{body}"
+    );
+
     // Without the token: the sign-in form, never the data; a wrong token is refused.
     let (status, _, body) = fetch(&format!("{}/verdicts", slogate.url), None);
     assert_eq!(status, 401);
+    assert_eq!(fetch(&format!("{}/calibration", slogate.url), None).0, 401);
     assert!(
         body.contains("name=\"token\"") && !body.contains("verdict-row"),
         "{body}"

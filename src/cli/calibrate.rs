@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use serde_json::json;
 
-use slogate::analysis::calibration::{Noise, ReplayTally};
-use slogate::evaluate::calibrate::{CalibrationRequest, MetricCalibration, calibrate};
+use slogate::analysis::calibration::Noise;
+use slogate::evaluate::calibrate::{
+    CalibrationRequest, MAX_REACH, MetricCalibration, calibrate, calibrations_json,
+};
 use slogate::numfmt::sig;
 use slogate::source::prometheus::{PrometheusSettings, PrometheusSource};
 use slogate::spec::{self, PromDuration};
@@ -62,6 +63,12 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     if history.as_secs() < 3600 || offset.as_secs() < 60 {
         bail!("--history must be at least 1h and --offset at least 1m");
     }
+    if history.as_std() + offset.as_std() > MAX_REACH {
+        bail!(
+            "--history plus --offset reach back more than 7d: the one-minute range query would \
+             pass Prometheus' 11,000 points"
+        );
+    }
     let report = spec::load_paths(std::slice::from_ref(&args.slos));
     if report.has_errors() {
         for d in &report.diagnostics {
@@ -95,7 +102,7 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&results.iter().map(to_json).collect::<Vec<_>>())?
+            serde_json::to_string_pretty(&calibrations_json(&results))?
         ),
         Output::Table => print_table(&results),
     }
@@ -106,43 +113,6 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(super::EXIT_FINDING)
-    })
-}
-
-fn tally_json(t: &ReplayTally) -> serde_json::Value {
-    json!({
-        "rollouts": t.rollouts, "ever_failed": t.ever_failed, "successful": t.successful,
-        "failed": t.failed, "paused": t.paused,
-    })
-}
-
-fn noise_json(n: &Option<Noise>) -> serde_json::Value {
-    match n {
-        Some(Noise::Counts {
-            dispersion,
-            rate_cv,
-            minutes,
-        }) => {
-            json!({"kind": "counts", "dispersion": dispersion, "rate_cv": rate_cv, "minutes": minutes})
-        }
-        Some(Noise::Values { sd, phi, minutes }) => {
-            json!({"kind": "values", "sd": sd, "phi": phi, "minutes": minutes})
-        }
-        None => serde_json::Value::Null,
-    }
-}
-
-fn to_json(m: &MetricCalibration) -> serde_json::Value {
-    json!({
-        "metric": m.name,
-        "tolerance": m.tolerance,
-        "skipped": m.skipped,
-        "within_goals": m.skipped.is_none() && m.within_goals(),
-        "current": tally_json(&m.current),
-        "noise": noise_json(&m.noise),
-        "suggested_tolerance": m.suggested,
-        "grid": m.grid.iter().map(|(t, r)| json!({"tolerance": t, "replays": tally_json(r)}))
-            .collect::<Vec<_>>(),
     })
 }
 

@@ -11,11 +11,18 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
 use crate::analysis::calibration::{
     LOOKBACK_MINUTES, Minute, Noise, ROLLOUT_MINUTES, ReplayTally, measure_noise, replay,
 };
 use crate::analysis::canary::Counts;
+use crate::config::ConfigError;
 use crate::source::prometheus::{PrometheusSource, Series};
+use crate::spec::PromDuration;
 use crate::spec::query::with_label_matcher;
 use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile};
 
@@ -28,6 +35,92 @@ pub const REPLAY_EVERY_MINUTES: usize = 15;
 pub const GOAL_EVER_FAILED: f64 = 0.01;
 /// See [`GOAL_EVER_FAILED`].
 pub const GOAL_PAUSED: f64 = 0.05;
+
+/// The furthest back history plus offset may reach: a one-minute range query over it (and a
+/// rollout's length) stays under Prometheus' 11,000 points a series.
+pub const MAX_REACH: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `calibration:` in `slogate.yaml`: how `slogate serve` backtests each service's canary
+/// profile for the status page (`GET /calibration`, `GET /api/v1/calibrations`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalibrationConfig {
+    /// How often a service's backtest is redone; `0s` turns the backtests off. A new stable
+    /// version (the baseline of the service's latest canary analysis) is backtested at once.
+    pub every: String,
+    /// History replayed (at least `1h`).
+    pub history: String,
+    /// How much earlier the A/A baseline is (at least `1m`).
+    pub offset: String,
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        CalibrationConfig {
+            every: "24h".to_string(),
+            history: "24h".to_string(),
+            offset: "1h".to_string(),
+        }
+    }
+}
+
+/// [`CalibrationConfig`], checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationSettings {
+    /// `None`: no backtests.
+    pub every: Option<Duration>,
+    /// As [`CalibrationConfig::history`].
+    pub history: Duration,
+    /// As [`CalibrationConfig::offset`].
+    pub offset: Duration,
+}
+
+impl CalibrationConfig {
+    /// Checks the durations, naming the setting that is wrong.
+    pub fn settings(&self) -> Result<CalibrationSettings, ConfigError> {
+        let parse = |setting: &str, text: &str, min: Duration| {
+            let d = PromDuration::parse(text)
+                .map_err(|e| ConfigError::Invalid {
+                    setting: setting.to_string(),
+                    message: format!("{text:?}: {e}"),
+                })?
+                .as_std();
+            if d < min {
+                return Err(ConfigError::Invalid {
+                    setting: setting.to_string(),
+                    message: format!("{text:?} is shorter than {}s", min.as_secs()),
+                });
+            }
+            Ok(d)
+        };
+        // A Prometheus duration is never zero; `0s` (or `0`) is the documented off switch.
+        let every = match self.every.trim() {
+            "0" | "0s" => Duration::ZERO,
+            text => parse("calibration.every", text, Duration::ZERO)?,
+        };
+        let history = parse(
+            "calibration.history",
+            &self.history,
+            Duration::from_secs(3600),
+        )?;
+        let offset = parse("calibration.offset", &self.offset, Duration::from_secs(60))?;
+        if history + offset > MAX_REACH {
+            return Err(ConfigError::Invalid {
+                setting: "calibration.history".to_string(),
+                message: format!(
+                    "{} plus offset {} reaches back more than 7d: the one-minute range query \
+                     would pass Prometheus' 11,000 points",
+                    self.history, self.offset
+                ),
+            });
+        }
+        Ok(CalibrationSettings {
+            every: (!every.is_zero()).then_some(every),
+            history,
+            offset,
+        })
+    }
+}
 
 /// What to backtest.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,4 +327,76 @@ fn per_minute(series: &[Series]) -> BTreeMap<i64, f64> {
         *out.entry(t.div_euclid(60)).or_insert(0.0) += v;
     }
     out
+}
+
+/// The backtests as `slogate calibrate --output json` prints them, the status page shows them
+/// and the store keeps them: per metric, the tolerance, the replays at it, the noise, the
+/// suggested tolerance and the whole grid.
+pub fn calibrations_json(results: &[MetricCalibration]) -> Value {
+    Value::Array(results.iter().map(metric_json).collect())
+}
+
+fn tally_json(t: &ReplayTally) -> Value {
+    json!({
+        "rollouts": t.rollouts, "ever_failed": t.ever_failed, "successful": t.successful,
+        "failed": t.failed, "paused": t.paused,
+    })
+}
+
+fn noise_json(n: &Option<Noise>) -> Value {
+    match n {
+        Some(Noise::Counts {
+            dispersion,
+            rate_cv,
+            minutes,
+        }) => {
+            json!({"kind": "counts", "dispersion": dispersion, "rate_cv": rate_cv, "minutes": minutes})
+        }
+        Some(Noise::Values { sd, phi, minutes }) => {
+            json!({"kind": "values", "sd": sd, "phi": phi, "minutes": minutes})
+        }
+        None => Value::Null,
+    }
+}
+
+fn metric_json(m: &MetricCalibration) -> Value {
+    json!({
+        "metric": m.name,
+        "tolerance": m.tolerance,
+        "skipped": m.skipped,
+        "within_goals": m.skipped.is_none() && m.within_goals(),
+        "current": tally_json(&m.current),
+        "noise": noise_json(&m.noise),
+        "suggested_tolerance": m.suggested,
+        "grid": m.grid.iter().map(|(t, r)| json!({"tolerance": t, "replays": tally_json(r)}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(every: &str, history: &str, offset: &str) -> CalibrationConfig {
+        CalibrationConfig {
+            every: every.into(),
+            history: history.into(),
+            offset: offset.into(),
+        }
+    }
+
+    #[test]
+    fn settings_default_on_turn_off_at_zero_and_name_the_setting_that_is_wrong() {
+        let defaults = CalibrationConfig::default().settings().unwrap();
+        assert_eq!(defaults.every, Some(Duration::from_secs(86_400)));
+        assert_eq!(config("0s", "24h", "1h").settings().unwrap().every, None);
+        let setting = |c: CalibrationConfig| match c.settings() {
+            Err(ConfigError::Invalid { setting, .. }) => setting,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(setting(config("1d", "30m", "1h")), "calibration.history");
+        assert_eq!(setting(config("1d", "6d", "2d")), "calibration.history");
+        assert_eq!(setting(config("1d", "24h", "0s")), "calibration.offset");
+        assert_eq!(setting(config("soon", "24h", "1h")), "calibration.every");
+    }
 }

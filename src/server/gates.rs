@@ -159,7 +159,10 @@ async fn run_canary(
         },
         slos: Vec::new(),
     };
-    Ok(record(state, verdict, inputs, about).await)
+    let verdict = record(state, verdict, inputs, about).await;
+    // The baseline may be a new stable version to backtest the profile on.
+    state.calibration_wake.notify_one();
+    Ok(verdict)
 }
 
 async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> {

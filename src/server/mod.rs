@@ -2,10 +2,11 @@
 //!
 //! Handlers only parse, call into `evaluate` (the same code as the CLI), write the history and
 //! answer; routes, middleware and the background tasks (definition reloads, readiness probe,
-//! history retention, the notification dispatcher, the weekly report schedule) are put together
-//! here.
+//! history retention, the notification dispatcher, the weekly report schedule, the canary
+//! profiles' backtests) are put together here.
 
 mod auth;
+mod calibration;
 mod definitions;
 mod error;
 mod gates;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verdicts/{id}", get(history::detail))
         .route("/api/v1/slos", get(status::all))
         .route("/api/v1/slos/{service}/{slo}", get(status::one))
+        .route("/api/v1/calibrations", get(calibration::list))
         .route("/api/v1/reload", post(ops::reload))
         // Every error of the JSON API in its documented shape; OTLP answers in its own.
         .layer(middleware::from_fn(error::json_errors))
@@ -126,6 +128,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     tokio::spawn(probe_prometheus(state.clone()));
     tokio::spawn(prune_history(state.clone()));
     tokio::spawn(expire_spans(state.clone()));
+    tokio::spawn(calibration::run(state.clone()));
 
     // One shutdown signal for the server, the dispatcher and the report schedule.
     let (stop, stopped) = tokio::sync::watch::channel(false);

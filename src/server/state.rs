@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::Settings;
 use crate::notify::GateNotifier;
@@ -40,6 +40,8 @@ pub struct Inner {
     pub notifier: Arc<GateNotifier>,
     /// Set once Prometheus has answered a query (readiness).
     prometheus_answered: AtomicBool,
+    /// Wakes the calibration job: a canary verdict may have named a new stable version.
+    pub calibration_wake: Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             decode_budget,
             notifier,
             prometheus_answered: AtomicBool::new(false),
+            calibration_wake: Notify::new(),
         }))
     }
 

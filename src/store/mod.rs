@@ -16,6 +16,7 @@
 //! cannot be done (that case, or a full disk) fails with [`StoreError::Unwritable`], and the
 //! server then answers `inconclusive` rather than a `pass` nobody could look up later.
 
+mod calibrations;
 mod history;
 mod notified;
 mod outbox;
@@ -27,6 +28,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use calibrations::StoredCalibration;
 pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };

@@ -71,6 +71,15 @@ const MIGRATIONS: &[&str] = &[
          updated_at INTEGER NOT NULL
      );
      CREATE INDEX sequential_tests_by_time ON sequential_tests (updated_at);",
+    // 4: the latest A/A backtest of each service's canary profile (`slogate serve`'s
+    // calibration job; the status page shows it): the version replayed, when (unix
+    // milliseconds, UTC), and the per-metric results as `slogate calibrate --output json`.
+    "CREATE TABLE calibrations (
+         service TEXT PRIMARY KEY NOT NULL,
+         version TEXT NOT NULL,
+         computed_at INTEGER NOT NULL,
+         results_json TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this build creates and reads.

@@ -1,9 +1,9 @@
 //! The status pages: server-rendered HTML over the same data as the JSON API.
 //!
 //! - [`overview`] `GET /`, [`verdicts`] `GET /verdicts`, [`verdict`] `GET /verdicts/{id}`,
-//!   [`slo`] `GET /slos/{service}/{slo}`: one file per page, each a handler that only fetches
-//!   (through `evaluate` and the store, as the API does) and a plain function that shapes the
-//!   view (unit-tested).
+//!   [`slo`] `GET /slos/{service}/{slo}`, [`calibration`] `GET /calibration`: one file per
+//!   page, each a handler that only fetches (through `evaluate` and the store, as the API
+//!   does) and a plain function that shapes the view (unit-tested).
 //! - [`render`]: the embedded tera templates, HTML error pages; [`chart`]: SVG charts;
 //!   [`view`]: shared formatting.
 //!
@@ -12,6 +12,7 @@
 //! SameSite=Strict), unless `pages.public` says an authenticating proxy stands in front.
 //! Every page answers with a Content-Security-Policy that allows only slogate itself.
 
+pub mod calibration;
 pub mod chart;
 pub mod overview;
 pub mod render;
@@ -46,6 +47,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/verdicts", get(verdicts::page))
         .route("/verdicts/{id}", get(verdict::page))
         .route("/slos/{service}/{slo}", get(slo::page))
+        .route("/calibration", get(calibration::page))
         .route_layer(middleware::from_fn_with_state(state, require_viewer));
     Router::new()
         .merge(pages)

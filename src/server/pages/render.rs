@@ -15,7 +15,7 @@ use tera::{Context, Tera};
 use crate::server::error::ApiError;
 
 /// The templates, by name, as compiled in.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     (
         "base.html",
         include_str!("../../../templates/pages/base.html"),
@@ -35,6 +35,10 @@ const TEMPLATES: [(&str, &str); 7] = [
     (
         "slo.html",
         include_str!("../../../templates/pages/slo.html"),
+    ),
+    (
+        "calibration.html",
+        include_str!("../../../templates/pages/calibration.html"),
     ),
     (
         "login.html",
