@@ -368,7 +368,9 @@ fn rollout_view(
         verdict: r.verdict.to_string(),
         mark: outcome_mark(r.verdict),
         summary: r.summary.clone(),
-        link: link(format!("/api/v1/verdicts/{}", r.id)),
+        // The verdict's page: a browser opens it with the sign-in cookie; the JSON API would
+        // ask for a bearer token the reader's mail client cannot send.
+        link: link(format!("/verdicts/{}", r.id)),
     }
 }
 
@@ -452,6 +454,17 @@ mod tests {
         }
         assert!(r.subject.contains("2026-W07"), "{}", r.subject);
         assert!(r.html.contains("cid:burn-down@slogate"));
+    }
+
+    #[test]
+    fn a_rollout_links_to_its_verdict_page_not_the_json_api() {
+        let r = render(&report("d", "checkout"), &options()).unwrap();
+        assert!(
+            r.html.contains("https://slogate.example/verdicts/v1"),
+            "{}",
+            r.html
+        );
+        assert!(!r.html.contains("/api/v1/verdicts"), "{}", r.html);
     }
 
     #[test]
