@@ -215,8 +215,9 @@ async fn probe_prometheus(state: AppState) {
     }
 }
 
-/// Hourly: deletes verdicts and finished notifications older than the retention, and the
-/// state of sequential analyses idle for [`SEQUENTIAL_IDLE`].
+/// Hourly: deletes verdicts and finished notifications older than the retention, the state of
+/// sequential analyses idle for [`SEQUENTIAL_IDLE`], and what was last told to subjects idle
+/// for the retention (unless that was a fail still to be resolved).
 async fn prune_history(state: AppState) {
     let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
     loop {
@@ -232,15 +233,18 @@ async fn prune_history(state: AppState) {
                 store.prune(cutoff)?,
                 store.prune_outbox(cutoff)?,
                 store.prune_sequential(idle_cutoff)?,
+                store.prune_notified(cutoff)?,
             ))
         });
         match pruned.await {
-            Ok(Ok((0, 0, 0))) => {}
-            Ok(Ok((verdicts, messages, analyses))) => tracing::info!(
+            Ok(Ok((0, 0, 0, 0))) => {}
+            Ok(Ok((verdicts, messages, analyses, subjects))) => tracing::info!(
                 verdicts,
                 messages,
                 analyses,
-                "old verdicts, sent notifications and idle sequential analyses pruned"
+                subjects,
+                "old verdicts, sent notifications, idle sequential analyses and idle \
+                 notification subjects pruned"
             ),
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
             Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),

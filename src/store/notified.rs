@@ -59,6 +59,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Forgets the subjects last told before `cutoff` (compared to the millisecond), except
+    /// those whose last word was `fail`: their resolve is still owed (a PagerDuty incident stays
+    /// open until the subject passes), and the outbox keeps their messages for it. Returns how
+    /// many. Without it every rollout ever asked about would keep its row for ever.
+    pub fn prune_notified(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.check_writable("prune notified")?;
+        self.conn()
+            .execute(
+                "DELETE FROM notified WHERE updated_at < ?1 AND outcome != 'fail'",
+                params![millis(cutoff)],
+            )
+            .map_err(self.err("prune notified"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +105,25 @@ mod tests {
             store.last_notified("checkout/abc").unwrap(),
             Some((Outcome::Pass, "v2".to_string()))
         );
+    }
+
+    #[test]
+    fn pruning_forgets_idle_subjects_but_keeps_an_unresolved_fail() {
+        let store = Store::open_in_memory().unwrap();
+        for (subject, outcome, t) in [
+            ("old-pass", Outcome::Pass, 0),
+            ("old-inconclusive", Outcome::Inconclusive, 0),
+            ("old-fail", Outcome::Fail, 0),
+            ("recent-pass", Outcome::Pass, 10),
+        ] {
+            store
+                .notify_transition(subject, outcome, "v", &[], at(t))
+                .unwrap();
+        }
+        assert_eq!(store.prune_notified(at(5)).unwrap(), 2);
+        assert_eq!(store.last_notified("old-pass").unwrap(), None);
+        assert_eq!(store.last_notified("old-inconclusive").unwrap(), None);
+        assert!(store.last_notified("old-fail").unwrap().is_some());
+        assert!(store.last_notified("recent-pass").unwrap().is_some());
     }
 }
