@@ -134,7 +134,7 @@ impl Default for Config {
 }
 
 /// `pages:`: the status pages.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PagesConfig {
     /// Base URL of the Grafana that holds the generated dashboards (`https://grafana.example`):
@@ -144,6 +144,29 @@ pub struct PagesConfig {
     /// an authenticating proxy or ingress already stands in front of slogate. The pages show
     /// deploy history, so by default they ask for a token like the API.
     pub public: bool,
+    /// How long a sign-in lasts before the form asks for the token again.
+    pub session_ttl: String,
+}
+
+impl Default for PagesConfig {
+    fn default() -> Self {
+        PagesConfig {
+            grafana_url: None,
+            public: false,
+            session_ttl: "12h".to_string(),
+        }
+    }
+}
+
+/// [`PagesConfig`], checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagesSettings {
+    /// As [`PagesConfig::grafana_url`], without a trailing slash.
+    pub grafana_url: Option<String>,
+    /// As [`PagesConfig::public`].
+    pub public: bool,
+    /// As [`PagesConfig::session_ttl`].
+    pub session_ttl: Duration,
 }
 
 /// `traces:`: the OTLP receiver (`POST /v1/traces`) and the memory it may hold.
@@ -293,7 +316,7 @@ pub struct Settings {
     /// The weekly report.
     pub report: crate::report::ReportSettings,
     /// Status pages (the Grafana URL without a trailing slash).
-    pub pages: PagesConfig,
+    pub pages: PagesSettings,
     /// The canary profiles' backtests.
     pub calibration: crate::evaluate::calibrate::CalibrationSettings,
 }
@@ -419,7 +442,7 @@ impl Config {
         })
     }
 
-    fn pages_settings(&self) -> Result<PagesConfig, ConfigError> {
+    fn pages_settings(&self) -> Result<PagesSettings, ConfigError> {
         let grafana_url = match self.pages.grafana_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -432,9 +455,10 @@ impl Config {
                 ));
             }
         };
-        Ok(PagesConfig {
+        Ok(PagesSettings {
             grafana_url,
             public: self.pages.public,
+            session_ttl: positive_duration("pages.session_ttl", &self.pages.session_ttl)?,
         })
     }
 

@@ -200,7 +200,7 @@ fn pages_answer_bad_parameters_and_unknown_things_with_pages_that_say_which_and_
 {
     let prometheus = PrometheusGuard::start(&example_scenario());
     let slogate = SlogateGuard::start(&ServeOptions::new(&prometheus.url));
-    let cookie = format!("slogate_token={TOKEN}");
+    let cookie = sign_in(&slogate.url);
     let page = |path: &str| fetch(&format!("{}{path}", slogate.url), Some(&cookie));
 
     let (status, headers, body) = page("/?sort=colour");
@@ -246,12 +246,78 @@ fn pages_answer_bad_parameters_and_unknown_things_with_pages_that_say_which_and_
     );
     let (status, _, _) = fetch(
         &format!("{}/", slogate.url),
-        Some("slogate_token=wrong-token-0123456789"),
+        Some("slogate_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
     );
     assert_eq!(status, 401);
+    // The cookie is a session, not the token: the token itself as a cookie opens nothing.
+    assert!(!cookie.contains(TOKEN), "{cookie}");
+    let raw = format!("slogate_session={TOKEN}");
+    assert_eq!(fetch(&format!("{}/", slogate.url), Some(&raw)).0, 401);
     // The JSON API is unchanged: the cookie does not open it.
     let (status, _, _) = fetch(&format!("{}/api/v1/slos", slogate.url), Some(&cookie));
     assert_eq!(status, 401);
+
+    // Signing out ends the session for good: the same cookie, replayed, opens nothing.
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let out = client
+        .post(format!("{}/logout", slogate.url))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(page("/verdicts").0, 401);
+}
+
+/// Signs in with the form as a browser does; the cookie it sets (`name=value`).
+fn sign_in(url: &str) -> String {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{url}/login"))
+        .form(&[("token", TOKEN), ("next", "/verdicts")])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let set = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly")
+            && set.contains("SameSite=Strict")
+            && set.contains("Max-Age=43200"),
+        "a 12-hour session cookie: {set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn a_session_ends_when_its_token_is_removed_from_the_settings() {
+    let prometheus = PrometheusGuard::start(&example_scenario());
+    let options = ServeOptions::new(&prometheus.url);
+    let mut slogate = SlogateGuard::start(&options);
+    let cookie = sign_in(&slogate.url);
+    assert_eq!(
+        fetch(&format!("{}/verdicts", slogate.url), Some(&cookie)).0,
+        200
+    );
+
+    // The same database, restarted with another token: the old token's sessions are over.
+    slogate.signal("TERM");
+    slogate.wait_exit();
+    let dir = slogate.into_dir();
+    let mut rotated = ServeOptions::new(&prometheus.url);
+    rotated.tokens = vec!["rotated-token-0123456789abcdef".to_string()];
+    let slogate = SlogateGuard::start_in(dir, &rotated);
+    assert_eq!(
+        fetch(&format!("{}/verdicts", slogate.url), Some(&cookie)).0,
+        401
+    );
 }
 
 #[test]

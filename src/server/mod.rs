@@ -217,7 +217,7 @@ async fn probe_prometheus(state: AppState) {
 
 /// Hourly: deletes verdicts and finished notifications older than the retention, the state of
 /// sequential analyses idle for [`SEQUENTIAL_IDLE`], and what was last told to subjects idle
-/// for the retention (unless that was a fail still to be resolved).
+/// for the retention (unless that was a fail still to be resolved), and expired sign-in sessions.
 async fn prune_history(state: AppState) {
     let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
     loop {
@@ -234,11 +234,12 @@ async fn prune_history(state: AppState) {
                 store.prune_outbox(cutoff)?,
                 store.prune_sequential(idle_cutoff)?,
                 store.prune_notified(cutoff)?,
+                store.prune_sessions(Utc::now())?,
             ))
         });
         match pruned.await {
-            Ok(Ok((0, 0, 0, 0))) => {}
-            Ok(Ok((verdicts, messages, analyses, subjects))) => tracing::info!(
+            Ok(Ok((0, 0, 0, 0, _))) => {}
+            Ok(Ok((verdicts, messages, analyses, subjects, _))) => tracing::info!(
                 verdicts,
                 messages,
                 analyses,

@@ -22,6 +22,7 @@ mod notified;
 mod outbox;
 mod schema;
 mod sequential;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

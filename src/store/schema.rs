@@ -80,6 +80,17 @@ const MIGRATIONS: &[&str] = &[
          computed_at INTEGER NOT NULL,
          results_json TEXT NOT NULL
      );",
+    // 5: the status pages' sign-in sessions. The cookie holds a random id; the table holds
+    // only its SHA-256 (a copy of the database opens no session), the fingerprint of the token
+    // that signed in (removing that token from the settings ends its sessions) and the expiry.
+    // Times are unix milliseconds (UTC).
+    "CREATE TABLE sessions (
+         id_hash TEXT PRIMARY KEY NOT NULL,
+         token_fingerprint TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX sessions_by_expiry ON sessions (expires_at);",
 ];
 
 /// The schema version this build creates and reads.

@@ -8,14 +8,16 @@
 //!   [`view`]: shared formatting.
 //!
 //! Access: when API tokens are configured the pages ask for one too (they show deploy
-//! history): a bearer header, or the `slogate_token` cookie the login form sets (HttpOnly,
-//! SameSite=Strict), unless `pages.public` says an authenticating proxy stands in front.
+//! history): a bearer header, or the session cookie the login form sets ([`session`]:
+//! a random id, HttpOnly, SameSite=Strict, expiring, ended at sign-out), unless
+//! `pages.public` says an authenticating proxy stands in front.
 //! Every page answers with a Content-Security-Policy that allows only slogate itself.
 
 pub mod calibration;
 pub mod chart;
 pub mod overview;
 pub mod render;
+pub mod session;
 pub mod slo;
 pub mod verdict;
 pub mod verdicts;
@@ -32,9 +34,6 @@ use serde::{Deserialize, Serialize};
 use super::auth::token_valid;
 use super::state::AppState;
 use render::{CSS, JS, render_text};
-
-/// The cookie that carries the token of a signed-in browser.
-pub const COOKIE: &str = "slogate_token";
 
 /// Only slogate's own styles, scripts and images; no framing, no plugins.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
@@ -99,39 +98,49 @@ async fn page_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// The token a request presents: `Authorization: Bearer`, else the cookie.
-fn presented(headers: &HeaderMap) -> Option<String> {
-    let bearer = headers
+/// The bearer token of `Authorization`, if any.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(|t| t.trim().to_string());
-    bearer.or_else(|| {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == COOKIE)
-            .map(|(_, v)| v.to_string())
-    })
+        .map(|t| t.trim().to_string())
 }
 
-/// Whether the pages are open to this request.
-fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
+/// The session id of the sign-in cookie, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == session::COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether the pages are open to this request: no tokens configured, public pages, a valid
+/// bearer token, or an open session.
+async fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let tokens = &state.settings.tokens;
-    tokens.is_empty()
-        || state.settings.pages.public
-        || presented(headers).is_some_and(|t| token_valid(tokens, &t))
+    if tokens.is_empty() || state.settings.pages.public {
+        return true;
+    }
+    if let Some(token) = bearer(headers) {
+        return token_valid(tokens, &token);
+    }
+    match session_cookie(headers) {
+        Some(id) => session::valid(state, &id).await,
+        None => false,
+    }
 }
 
 /// Middleware: the page, or the login form (401) that comes back to it.
 async fn require_viewer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if allowed(&state, request.headers()) {
+    if allowed(&state, request.headers()).await {
         return next.run(request).await;
     }
     let back = request
@@ -184,13 +193,14 @@ struct LoginForm {
 }
 
 async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if allowed(&state, &headers) {
+    if allowed(&state, &headers).await {
         return Redirect::to("/").into_response();
     }
     login_page(StatusCode::OK, "/", None)
 }
 
-/// `POST /login`: a valid token sets the cookie and goes back; a wrong one shows the form again.
+/// `POST /login`: a valid token opens a session, sets its cookie and goes back; a wrong one
+/// shows the form again.
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -201,10 +211,7 @@ async fn login(
     if state.settings.tokens.is_empty() || state.settings.pages.public {
         return Redirect::to(&next).into_response();
     }
-    if token.is_empty()
-        || !token_valid(&state.settings.tokens, token)
-        || !token.chars().all(|c| c.is_ascii_graphic() && c != ';')
-    {
+    if token.is_empty() || !token_valid(&state.settings.tokens, token) {
         metrics::counter!(crate::telemetry::names::ERRORS, "kind" => "auth").increment(1);
         return login_page(
             StatusCode::UNAUTHORIZED,
@@ -212,13 +219,26 @@ async fn login(
             Some("That token is not valid."),
         );
     }
+    let id = match session::open(&state, token).await {
+        Ok(id) => id,
+        Err(why) => {
+            tracing::error!(error = %why, "a sign-in could not open its session");
+            return login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &next,
+                Some("Signing in is not possible now: the session could not be stored."),
+            );
+        }
+    };
     // Secure when the request came over HTTPS (through a proxy that says so).
     let secure = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        session::COOKIE,
+        state.settings.pages.session_ttl.as_secs(),
         if secure { "; Secure" } else { "" }
     );
     let mut response = Redirect::to(&next).into_response();
@@ -228,13 +248,20 @@ async fn login(
     response
 }
 
-/// `POST /logout`: forgets the cookie.
-async fn logout() -> Response {
+/// `POST /logout`: ends the session in the store (a copy of the cookie opens nothing after)
+/// and forgets the cookie.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_cookie(&headers) {
+        session::close(&state, &id).await;
+    }
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("slogate_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        session::COOKIE
     );
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
     response
 }
 
@@ -267,17 +294,18 @@ mod tests {
     }
 
     #[test]
-    fn the_token_is_read_from_the_header_or_the_cookie() {
+    fn the_bearer_token_and_the_session_cookie_are_read_apart() {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; slogate_token=abc; b=2"),
+            HeaderValue::from_static("a=1; slogate_session=abc; slogate_token=old; b=2"),
         );
-        assert_eq!(presented(&h).as_deref(), Some("abc"));
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
+        assert_eq!(bearer(&h), None);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer xyz"),
         );
-        assert_eq!(presented(&h).as_deref(), Some("xyz"));
+        assert_eq!(bearer(&h).as_deref(), Some("xyz"));
     }
 }
