@@ -323,3 +323,54 @@ fn a_database_deleted_while_serving_fails_writes_and_readiness() {
         slogate.log()
     );
 }
+
+#[test]
+fn without_a_token_a_browser_s_simple_posts_and_rebound_hosts_are_refused() {
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    options.tokens = Vec::new();
+    let slogate = SlogateGuard::start(&options);
+    let gate = format!("{}/api/v1/gates/slo", slogate.url);
+    let body = r#"{"service":"financy-api"}"#;
+    // What a page on another site can post without a preflight: a form, or text/plain.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let response = no_redirects()
+            .post(&gate)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        assert_json_error(response, 415, "unsupported_media_type");
+    }
+    let response = no_redirects().post(&gate).body(body).send().unwrap();
+    assert_json_error(response, 415, "unsupported_media_type");
+    // DNS rebinding: the page's own hostile name, resolved to 127.0.0.1.
+    let response = no_redirects()
+        .get(format!("{}/api/v1/verdicts", slogate.url))
+        .header("Host", "rebind.evil.example:8080")
+        .send()
+        .unwrap();
+    assert_json_error(response, 421, "not_loopback_host");
+    // The developer's own calls: JSON to localhost or 127.0.0.1.
+    let response = no_redirects()
+        .post(&gate)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().unwrap()
+    );
+    let response = no_redirects()
+        .get(format!("{}/api/v1/verdicts", slogate.url))
+        .header("Host", "localhost")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

@@ -12,6 +12,7 @@ mod error;
 mod gates;
 mod history;
 mod listen;
+mod loopback;
 mod ops;
 mod otlp;
 pub mod pages;
@@ -83,6 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            loopback::guard,
+        ))
         .layer(middleware::from_fn(ops::track))
         .with_state(state)
 }
