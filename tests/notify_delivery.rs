@@ -439,3 +439,39 @@ fn a_restart_in_the_middle_of_retries_delivers_exactly_once() {
     world.assert_valid_payloads();
     assert!(Path::new(&slogate.db).exists());
 }
+
+#[test]
+fn an_slo_gate_asked_about_the_past_is_recorded_but_pages_nobody() {
+    let world = World::new();
+    let slogate = world.serve("200ms");
+    let an_hour_ago = Utc::now().timestamp() - 3600;
+    let past = ask(
+        &slogate,
+        "/api/v1/gates/slo",
+        &format!(r#"{{"service": "mita-backend", "at": "{an_hour_ago}"}}"#),
+        "fail",
+    );
+    let now = ask(
+        &slogate,
+        "/api/v1/gates/slo",
+        r#"{"service": "mita-backend"}"#,
+        "fail",
+    );
+    // The present fail is told; had the past one been queued, it would have gone first.
+    let told = world.pagerduty.wait_for_accepted(1, DEADLINE);
+    let text = wait_metrics(&slogate, "the outbox drained", |t| {
+        sample(t, "slogate_outbox_pending") == 0.0
+    });
+    assert_eq!(told.len(), 1, "{told:#?}");
+    let everything: String = told.iter().map(|m| m.to_string()).collect();
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    assert!(everything.contains(&id(&now)), "{everything}");
+    assert!(!everything.contains(&id(&past)), "{everything}");
+    assert_eq!(world.slack.received().len(), 1, "{text}");
+    // Both verdicts are in the history.
+    for verdict in [&past, &now] {
+        let (status, _) = slogate.get(&format!("/api/v1/verdicts/{}", id(verdict)));
+        assert_eq!(status, 200);
+    }
+    world.assert_valid_payloads();
+}

@@ -158,6 +158,7 @@ async fn run_canary(
             canary: gate.request.canary.clone(),
         },
         slos: Vec::new(),
+        present: true,
     };
     let verdict = record(state, verdict, inputs, about).await;
     // The baseline may be a new stable version to backtest the profile on.
@@ -210,6 +211,7 @@ async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> 
             slo: body.slo.clone(),
         },
         slos: numbers,
+        present: Utc::now() - at <= PAST,
     };
     Ok(record(state, verdict, inputs, about).await)
 }
@@ -301,7 +303,14 @@ struct About {
     rollout: Rollout,
     /// The SLO gate's numbers for the messages (empty for a canary).
     slos: Vec<SloNumbers>,
+    /// Whether the verdict is about the present: an SLO gate asked about a time more than
+    /// [`PAST`] ago is a look back, recorded and answered but not notified (it would page
+    /// about an old state, and move what the subject was last told).
+    present: bool,
 }
+
+/// How far back an SLO gate's `at` may be and still count as now (clock skew, a retried ask).
+const PAST: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Writes the verdict to the history before it is answered, then queues the notifications it
 /// calls for. A verdict that could not be written is answered all the same, but never as
@@ -340,7 +349,12 @@ async fn record(state: &AppState, verdict: Verdict, inputs: Value, about: About)
         .increment(1);
     tracing::info!(verdict_id = %verdict.id, service = %verdict.service, kind,
         outcome = %verdict.verdict, summary = %verdict.summary, "verdict");
-    notify(state, &verdict, about).await;
+    if about.present {
+        notify(state, &verdict, about).await;
+    } else {
+        tracing::info!(verdict_id = %verdict.id, service = %verdict.service,
+            "a look at the past: recorded, not notified");
+    }
     verdict
 }
 
