@@ -184,9 +184,11 @@ pub fn canary_gate(
                 None => profile.lookback,
             };
             let end = now.timestamp();
-            (end - span.as_secs() as i64, end)
+            let secs = i64::try_from(span.as_secs()).unwrap_or(i64::MAX);
+            (end.saturating_sub(secs), end)
         }
     };
+    // Both ends are within 1970..=9999 (see `time`), so the difference cannot overflow.
     let span = end - start;
     if !(MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&span) {
         return Err(ApiError::field(
@@ -343,9 +345,19 @@ fn version(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.to_string())
 }
 
-/// RFC 3339 or unix seconds.
+/// The latest time a request may name: 9999-12-31T23:59:59Z, the end of RFC 3339's range.
+/// Unix seconds past it (or before 1970) are refused, so no window arithmetic can overflow.
+const LATEST_UNIX_SECS: i64 = 253_402_300_799;
+
+/// RFC 3339 or unix seconds, from 1970 to the end of year 9999.
 fn time(field: &str, text: &str) -> Result<i64, ApiError> {
     if let Ok(secs) = text.parse::<i64>() {
+        if !(0..=LATEST_UNIX_SECS).contains(&secs) {
+            return Err(ApiError::field(
+                field,
+                format!("{secs} is out of range: unix seconds from 0 to {LATEST_UNIX_SECS}"),
+            ));
+        }
         return Ok(secs);
     }
     DateTime::parse_from_rfc3339(text)
@@ -446,5 +458,29 @@ canary:
         )
         .unwrap();
         assert!(gate.request.last);
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_by_name_not_overflowed() {
+        for (start, end, field) in [
+            ("-9223372036854775808", "0", "window.start"),
+            ("0", "9223372036854775807", "window.end"),
+            ("-1", "600", "window.start"),
+        ] {
+            let why = refused(serde_json::json!({"window": {"start": start, "end": end}}));
+            assert!(why.contains(field) && why.contains("out of range"), "{why}");
+        }
+        let why = refused(serde_json::json!({"lookback": "100000000y"}));
+        assert!(why.contains("lookback"), "{why}");
+        let body = SloBody {
+            service: "shop".into(),
+            slo: None,
+            at: Some("9223372036854775807".into()),
+        };
+        let why = match slo_gate(&catalog(), &body, Utc::now()) {
+            Err(e) => e.message,
+            Ok(_) => panic!("accepted"),
+        };
+        assert!(why.contains("out of range"), "{why}");
     }
 }
