@@ -7,6 +7,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use support::prometheus::{PrometheusGuard, free_port};
 use support::slogate::{ServeOptions, SlogateGuard, TOKEN, example_scenario};
@@ -259,5 +260,69 @@ fn errors_exit_3_naming_the_flag_and_an_unreachable_server_is_tolerated_max_erro
             "{args:?}: {}",
             text(&output)
         );
+    }
+}
+
+#[test]
+fn a_server_that_is_down_and_comes_back_is_ridden_out_and_its_verdict_decides() {
+    // As during a slogate restart: the first asks find nothing listening, the server comes
+    // up on the same address, and the next ask decides.
+    let prometheus = PrometheusGuard::start(&example_scenario());
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stdout");
+    let args = with(
+        &canary("bad-6f1a"),
+        &[
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--max-errors",
+            "60",
+            "--timeout",
+            "2m",
+        ],
+    );
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_slogate"))
+            .arg("wait")
+            .args(&args)
+            .env("SLOGATE_TOKEN", TOKEN)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let printed = || std::fs::read_to_string(&out).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !printed().contains("no answer (2 of 60") {
+        assert!(Instant::now() < deadline, "{}", printed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut options = ServeOptions::new(&prometheus.url);
+    options.port = Some(port);
+    let _slogate = SlogateGuard::start(&options);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            panic!("slogate wait did not finish: {}", printed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "{}", printed());
+    let text = printed();
+    assert!(text.contains("slogate wait: fail after"), "{text}");
+    let unanswered = text.lines().filter(|l| l.contains("no answer")).count();
+    assert!(unanswered >= 2, "{text}");
+}
+
+/// The `slogate wait` process, killed if the test ends first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
