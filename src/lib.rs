@@ -10,6 +10,7 @@
 //! - [`evaluate`]: runs an evaluation: plan, fetch, analyse (shared by the CLI and the server).
 //! - [`verdict`]: the verdict every gate answers with.
 //! - [`conventions`], [`numfmt`]: the names slogate gives to what it generates; number format.
+//! - [`causes`]: an error in words with its causes.
 //!
 //! - [`server`]: `slogate serve`, the HTTP gates, history and status API, the status pages
 //!   (`server::pages`) ([`config`] its settings, [`connections`] its read timeouts and shutdown
@@ -20,6 +21,7 @@
 //! - [`report`]: the weekly SLO email (figures from [`evaluate`], sent through the outbox).
 
 pub mod analysis;
+pub mod causes;
 pub mod config;
 pub mod connections;
 pub mod conventions;

@@ -22,7 +22,15 @@ fn main() -> ExitCode {
     // SAFETY: the first thing the process does, before any other thread exists
     // (`mi_option_set` is not thread-safe); 0 is a valid delay.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-    let args = cli::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match cli::Cli::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) if e.use_stderr() && cli::is_wait(&argv) => {
+            let _ = e.print();
+            return ExitCode::from(cli::EXIT_WAIT_USAGE);
+        }
+        Err(e) => e.exit(),
+    };
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -89,6 +89,7 @@ const KEYS: &[&str] = &[
     "disabled",
     "min_events",
     "canary",
+    "version_preset",
     "version_label",
     "lookback",
     "thresholds",
@@ -684,6 +685,7 @@ const NATIVE: Shape = Map(&[
     (
         "canary",
         Map(&[
+            ("version_preset", leaf(OneOf(&["argo", "flagger"]))),
             ("version_label", leaf(Text)),
             ("trace_version_attribute", leaf(Text)),
             ("lookback", leaf(Duration)),

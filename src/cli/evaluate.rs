@@ -12,7 +12,6 @@ use slogate::analysis::slo::{GatePolicy, SloStatus};
 use slogate::evaluate::{evaluate_service, status_json};
 use slogate::numfmt::short;
 use slogate::source::prometheus::{PrometheusSettings, PrometheusSource};
-use slogate::spec;
 use slogate::verdict::Outcome;
 
 /// Evaluate SLOs against Prometheus: SLI per window, error budget, burn rates, alert tiers and
@@ -60,14 +59,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.budget_floor) {
         bail!("--budget-floor must be between 0 and 1");
     }
-    let report = spec::load_paths(std::slice::from_ref(&args.slos));
-    if report.has_errors() {
-        for d in &report.diagnostics {
-            eprintln!("{d}");
-        }
-        bail!("the SLO definitions have errors");
-    }
-    let catalog = report.catalog;
+    let catalog = super::load_definitions(&args.slos)?;
     let services: Vec<_> = catalog
         .services
         .iter()

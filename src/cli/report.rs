@@ -18,7 +18,6 @@ use slogate::report::schedule::report_key;
 use slogate::report::smtp::SmtpTransport;
 use slogate::report::{IsoWeek, Reporter, Sources, TeamOutcome, deliver, prepare};
 use slogate::source::PrometheusSource;
-use slogate::spec;
 use slogate::store::{MessageState, Store};
 
 /// Make the weekly SLO report of every team for one week, and send it (or, with --dry-run,
@@ -56,17 +55,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if end > now {
         bail!("--week {week}: the week is not over yet (it ends {end})");
     }
-    let loaded = spec::load_paths(std::slice::from_ref(&settings.slos));
-    if loaded.has_errors() {
-        for d in &loaded.diagnostics {
-            eprintln!("{d}");
-        }
-        bail!(
-            "the SLO definitions in {} have errors",
-            settings.slos.display()
-        );
-    }
-    let catalog = loaded.catalog;
+    let catalog = super::load_definitions(&settings.slos)?;
     let prometheus = PrometheusSource::new(settings.prometheus.clone())
         .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?;
     let policy = GatePolicy {

@@ -14,6 +14,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::config::{SmtpSettings, TlsMode};
+use crate::causes::causes;
 use crate::notify::{Delivery, Transport};
 use crate::store::{Channel, OutboxMessage};
 
@@ -91,17 +92,6 @@ fn classify(e: &lettre::transport::smtp::Error) -> Delivery {
             after: None,
         }
     }
-}
-
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl Transport for SmtpTransport {

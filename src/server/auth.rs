@@ -5,7 +5,7 @@
 //! the first is removed.
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -24,30 +24,56 @@ pub async fn require_token(
     if tokens.is_empty() {
         return Ok(next.run(request).await);
     }
-    let presented = request
-        .headers()
+    let Some(presented) = bearer(request.headers()) else {
+        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+        return Err(ApiError::unauthorized(
+            "missing bearer token: send Authorization: Bearer <token>",
+        ));
+    };
+    if !token_valid(tokens, presented) {
+        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+        return Err(ApiError::unauthorized("the bearer token is not valid"));
+    }
+    Ok(next.run(request).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    let Some(presented) = presented else {
+        .map(str::trim)
+}
+
+/// The Flagger webhook's check. Flagger's webhooks cannot send headers, so the token may come
+/// in the webhook's `metadata` (already taken out of the payload by the caller, so nothing
+/// downstream sees it); a bearer header is accepted too, for callers that can send one. Either
+/// is compared in constant time against every configured token. No token configured: open,
+/// as the rest of the API.
+pub(super) fn check_webhook(
+    tokens: &[String],
+    headers: &HeaderMap,
+    metadata_token: Option<&str>,
+) -> Result<(), ApiError> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let Some(presented) = bearer(headers).or(metadata_token) else {
         metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
         return Err(ApiError::unauthorized(
-            "missing bearer token: send Authorization: Bearer <token>",
+            "missing token: Flagger sends no headers, so put the token in the webhook's \
+             metadata as `token` (or send Authorization: Bearer <token>)",
         ));
     };
-    // Check every token (no early exit), so timing does not tell which one nearly matched.
-    let matched = tokens.iter().fold(false, |any, t| {
-        any | constant_time_eq(t.as_bytes(), presented.as_bytes())
-    });
-    if !matched {
+    if !token_valid(tokens, presented) {
         metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
-        return Err(ApiError::unauthorized("the bearer token is not valid"));
+        return Err(ApiError::unauthorized("the token is not valid"));
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 /// Whether `presented` is one of `tokens`, checking every one (no early exit), so timing does

@@ -1,4 +1,5 @@
-//! The gates rollouts wait on: error budget, canary, and Flagger's webhook.
+//! The gates rollouts wait on: error budget and canary (Flagger's webhook, in `flagger.rs`,
+//! comes through the same two).
 //!
 //! Each gate checks the request, evaluates within the request deadline (past it the answer is
 //! `inconclusive`, never an error Argo would count as a failed measurement), writes the verdict
@@ -11,13 +12,11 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::requests::{self, CanaryBody, CanaryGate, FlaggerBody, SloBody, VersionRef};
+use super::requests::{self, CanaryBody, CanaryGate, SloBody};
 use super::state::AppState;
 use crate::analysis::slo::GatePolicy;
 use crate::evaluate::canary::{CanarySources, canary_verdict, distributions_json, judge_canary};
@@ -52,64 +51,7 @@ pub async fn slo_get(
     Ok(Json(run_slo(&state, &body).await?))
 }
 
-/// `POST /api/v1/gates/flagger`: Flagger's webhook. 200 on pass; 412 on fail and 503 on
-/// inconclusive, each with the verdict as the body, so Flagger counts a failed check and the
-/// event log shows why.
-///
-/// The Canary resource's webhook `metadata` chooses: `gate` (`canary` when the service has a
-/// canary profile, else `slo`), `service` (default: the target's name), `baseline` and
-/// `canary` versions (default: Flagger's `<name>-primary` and `<name>`), `lookback`.
-pub async fn flagger(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let body: FlaggerBody = requests::parse_json(&body)?;
-    let meta = |key: &str| body.metadata.get(key).cloned();
-    let service = meta("service").unwrap_or_else(|| body.name.clone());
-    let catalog = state.catalog();
-    let has_profile = requests::known_service(&catalog, &service)?
-        .canary
-        .is_some();
-    let gate = meta("gate").unwrap_or_else(|| if has_profile { "canary" } else { "slo" }.into());
-    let verdict = match gate.as_str() {
-        "canary" => {
-            let canary = CanaryBody {
-                service,
-                baseline: VersionRef {
-                    version: meta("baseline").unwrap_or_else(|| format!("{}-primary", body.name)),
-                },
-                canary: VersionRef {
-                    version: meta("canary").unwrap_or_else(|| body.name.clone()),
-                },
-                lookback: meta("lookback"),
-                window: None,
-                profile: None,
-                last: false,
-            };
-            let request = json!({"flagger": &body, "canary_request": &canary});
-            run_canary(&state, &canary, request).await?
-        }
-        "slo" => {
-            let slo = SloBody {
-                service,
-                slo: meta("slo"),
-                at: None,
-            };
-            run_slo(&state, &slo).await?
-        }
-        other => {
-            return Err(ApiError::field(
-                "metadata.gate",
-                format!("{other:?}: expected canary or slo"),
-            ));
-        }
-    };
-    let status = match verdict.verdict {
-        Outcome::Pass => StatusCode::OK,
-        Outcome::Fail => StatusCode::PRECONDITION_FAILED,
-        Outcome::Inconclusive => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    Ok((status, Json(verdict)).into_response())
-}
-
-async fn run_canary(
+pub(super) async fn run_canary(
     state: &AppState,
     body: &CanaryBody,
     request: Value,
@@ -166,7 +108,7 @@ async fn run_canary(
     Ok(verdict)
 }
 
-async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> {
+pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> {
     let catalog = state.catalog();
     let (service, at) = requests::slo_gate(&catalog, body, Utc::now())?;
     let started = Instant::now();

@@ -9,6 +9,7 @@ mod auth;
 mod calibration;
 mod definitions;
 mod error;
+mod flagger;
 mod gates;
 mod history;
 mod listen;
@@ -50,7 +51,8 @@ const SEQUENTIAL_IDLE: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// How often old verdicts are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// The routes: the API behind bearer tokens, operations endpoints open.
+/// The routes: the API behind bearer tokens (Flagger's webhook behind the token in its
+/// payload), operations endpoints open.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/gates/canary", post(gates::canary))
@@ -58,7 +60,6 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/gates/slo",
             get(gates::slo_get).post(gates::slo_post),
         )
-        .route("/api/v1/gates/flagger", post(gates::flagger))
         .route("/api/v1/verdicts", get(history::list))
         .route("/api/v1/verdicts/{id}", get(history::detail))
         .route("/api/v1/slos", get(status::all))
@@ -77,8 +78,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         ));
+    // Flagger's webhooks send no headers: this route checks the token its payload carries
+    // (`flagger.rs`), so it stays outside the bearer-token layer.
+    let webhooks = Router::new()
+        .route("/api/v1/gates/flagger", post(flagger::webhook))
+        .layer(middleware::from_fn(error::json_errors));
     Router::new()
         .merge(api)
+        .merge(webhooks)
         .merge(pages::routes(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -118,7 +118,12 @@ pub struct FlaggerBody {
     /// Flagger's phase (`Progressing`, ...).
     #[serde(default)]
     pub phase: Option<String>,
-    /// The webhook's `metadata` map from the Canary resource.
+    /// Flagger's hash of the Canary's tracked configs and last applied spec: which revision
+    /// was judged, kept with the verdict's inputs.
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// The webhook's `metadata` map from the Canary resource (its `token` is taken out before
+    /// the body is kept anywhere).
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
 }

@@ -86,6 +86,19 @@ impl QueryTemplate {
         &self.0
     }
 
+    /// Whether any series selector of the query matches on `label` itself (read through the
+    /// syntax tree; a query that does not parse selects nothing).
+    pub fn selects_label(&self, label: &str) -> bool {
+        let Ok(mut expr) = parse_promql(&self.render("5m")) else {
+            return false;
+        };
+        let mut found = false;
+        for_each_selector(&mut expr, &mut |vs| {
+            found |= vs.matchers.matchers.iter().any(|m| m.name == label);
+        });
+        found
+    }
+
     /// Same query modulo whitespace (for "errors equals total" checks).
     pub fn same_as(&self, other: &QueryTemplate) -> bool {
         let squash = |s: &str| s.split_whitespace().collect::<String>();

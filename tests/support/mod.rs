@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod crd;
 pub mod examples;
+pub mod flagger;
 pub mod noise;
 pub mod prometheus;
 pub mod promtool;

@@ -34,6 +34,11 @@ impl PrometheusGuard {
         PrometheusGuard::start_inner(scenario, "", None)
     }
 
+    /// As [`PrometheusGuard::start`], the versions in `version_label` (Flagger's `app`).
+    pub fn start_labelled(scenario: &Scenario, version_label: &str) -> PrometheusGuard {
+        PrometheusGuard::backfill(scenario.to_openmetrics_labelled(version_label), None)
+    }
+
     /// As [`PrometheusGuard::start`], with `extra` OpenMetrics families (each with its
     /// `# TYPE` line, samples in time order, no `# EOF`) backfilled too, e.g. `ALERTS`. Blocks
     /// are cut at 31 days instead of promtool's 2 h: backfilling three weeks then takes half a
@@ -43,9 +48,6 @@ impl PrometheusGuard {
     }
 
     fn start_inner(scenario: &Scenario, extra: &str, max_block: Option<&str>) -> PrometheusGuard {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let input = dir.path().join("scenario.om");
         let mut text = scenario.to_openmetrics();
         if !extra.is_empty() {
             let body = text
@@ -53,6 +55,13 @@ impl PrometheusGuard {
                 .expect("the scenario ends with # EOF");
             text = format!("{body}{extra}# EOF\n");
         }
+        Self::backfill(text, max_block)
+    }
+
+    fn backfill(text: String, max_block: Option<&str>) -> PrometheusGuard {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let input = dir.path().join("scenario.om");
         std::fs::write(&input, text).unwrap();
         let out = Command::new("promtool")
             .args(["tsdb", "create-blocks-from", "openmetrics"])

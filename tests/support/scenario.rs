@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+/// The label Argo Rollouts' pods carry (as Prometheus' `labelmap` names it).
+pub const ARGO_VERSION_LABEL: &str = "rollouts_pod_template_hash";
 /// Histogram bucket bounds (seconds) of `http_request_duration_seconds`.
 pub const BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 /// Requests slower than this are the "slow" share of a segment (a bucket bound).
@@ -58,13 +60,19 @@ impl Scenario {
         self.start + longest as i64
     }
 
-    /// The scenario as OpenMetrics text (timestamps in seconds, `# EOF` last).
+    /// The scenario as OpenMetrics text (timestamps in seconds, `# EOF` last), versions in
+    /// Argo Rollouts' `rollouts_pod_template_hash`.
     pub fn to_openmetrics(&self) -> String {
+        self.to_openmetrics_labelled(ARGO_VERSION_LABEL)
+    }
+
+    /// The same with the versions in `version_label` (`app` for Flagger's pods).
+    pub fn to_openmetrics_labelled(&self, version_label: &str) -> String {
         let mut out = String::new();
         out.push_str("# TYPE http_requests counter\n");
         for w in &self.workloads {
             for code in ["200", "500"] {
-                let labels = w.labels(&format!("code=\"{code}\""));
+                let labels = w.labels(version_label, &format!("code=\"{code}\""));
                 self.samples(
                     &mut out,
                     w,
@@ -88,7 +96,7 @@ impl Scenario {
                 } else {
                     format!("{le}")
                 };
-                let labels = w.labels(&format!("le=\"{le_text}\""));
+                let labels = w.labels(version_label, &format!("le=\"{le_text}\""));
                 self.samples(
                     &mut out,
                     w,
@@ -96,7 +104,7 @@ impl Scenario {
                     |s| s.rps * share_at_or_below(le, s.slow_ratio),
                 );
             }
-            let labels = w.labels("");
+            let labels = w.labels(version_label, "");
             self.samples(
                 &mut out,
                 w,
@@ -137,10 +145,10 @@ impl Scenario {
 }
 
 impl Workload {
-    fn labels(&self, extra: &str) -> String {
+    fn labels(&self, version_label: &str, extra: &str) -> String {
         let mut labels = format!("service=\"{}\"", self.service);
         if let Some(v) = &self.version {
-            write!(labels, ",rollouts_pod_template_hash=\"{v}\"").unwrap();
+            write!(labels, ",{version_label}=\"{v}\"").unwrap();
         }
         if !extra.is_empty() {
             write!(labels, ",{extra}").unwrap();

@@ -29,6 +29,9 @@ pub struct ServeOptions {
     pub config: String,
     /// History database; default: `history.db` in the server's temp directory.
     pub db: Option<PathBuf>,
+    /// The port to listen on; default: a free one (a test that starts a client first, as a
+    /// pipeline that asks while slogate restarts, names it).
+    pub port: Option<u16>,
     /// Run as user `nobody` when the tests run as root, so that file permissions bind
     /// (root writes to read-only files).
     pub unprivileged: bool,
@@ -43,6 +46,7 @@ impl ServeOptions {
             tokens: vec![TOKEN.to_string()],
             config: String::new(),
             db: None,
+            port: None,
             unprivileged: false,
         }
     }
@@ -80,7 +84,7 @@ impl SlogateGuard {
 
     /// Starts slogate keeping `dir` (a restart on the same database).
     pub fn start_in(dir: tempfile::TempDir, options: &ServeOptions) -> SlogateGuard {
-        let port = free_port();
+        let port = options.port.unwrap_or_else(free_port);
         if options.unprivileged {
             // nobody must read the config in this (root-owned, 0700) directory.
             use std::os::unix::fs::PermissionsExt;

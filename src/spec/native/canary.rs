@@ -14,6 +14,13 @@ use crate::spec::yaml::{join_index, join_key};
 pub const DEFAULT_VERSION_LABEL: &str = "rollouts_pod_template_hash";
 /// The same label as the OpenTelemetry Kubernetes attributes processor names it.
 pub const DEFAULT_TRACE_VERSION_ATTRIBUTE: &str = "k8s.pod.label.rollouts-pod-template-hash";
+/// The version preset for Flagger: its primary pods carry `app: <name>-primary` and its
+/// canary pods `app: <name>`, so the version is the `app` label (as Prometheus' usual
+/// `labelmap` of pod labels names it) and the Kubernetes attributes processor's
+/// `k8s.pod.label.app` on spans.
+pub const FLAGGER_VERSION_LABEL: &str = "app";
+/// The span attribute of the Flagger preset.
+pub const FLAGGER_TRACE_VERSION_ATTRIBUTE: &str = "k8s.pod.label.app";
 /// Analysis window when a request names none.
 pub const DEFAULT_LOOKBACK: PromDuration = PromDuration::from_secs(600);
 /// Kayenta's customary pass score.
@@ -25,6 +32,10 @@ pub const DEFAULT_MARGINAL_SCORE: f64 = 75.0;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryDoc {
+    /// `argo` (default: the pod-template hash) or `flagger` (the `app` label); sets
+    /// `version_label` and `trace_version_attribute` unless they are given.
+    #[serde(default)]
+    version_preset: Option<String>,
     #[serde(default)]
     version_label: Option<String>,
     #[serde(default)]
@@ -112,6 +123,17 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
             (t.pass, t.marginal)
         }
     };
+    let (preset_label, preset_attribute) = match doc.version_preset.as_deref() {
+        None | Some("argo") => (DEFAULT_VERSION_LABEL, DEFAULT_TRACE_VERSION_ATTRIBUTE),
+        Some("flagger") => (FLAGGER_VERSION_LABEL, FLAGGER_TRACE_VERSION_ATTRIBUTE),
+        Some(other) => {
+            issues.error(
+                at("version_preset"),
+                format!("unknown version preset `{other}`; expected `argo` or `flagger`"),
+            );
+            (DEFAULT_VERSION_LABEL, DEFAULT_TRACE_VERSION_ATTRIBUTE)
+        }
+    };
     let mode = match doc.mode.as_deref() {
         None | Some("sequential") => Some(CanaryMode::Sequential),
         Some("fixed") => Some(CanaryMode::Fixed),
@@ -139,25 +161,59 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
         }
         names.push(&metric.name);
     }
+    let version_label = doc
+        .version_label
+        .clone()
+        .unwrap_or_else(|| preset_label.to_string());
     let metrics: Vec<CanaryMetric> = doc
         .metrics
         .into_iter()
         .enumerate()
-        .filter_map(|(i, m)| load_metric(m, &join_index(&at("metrics"), i), issues))
+        .filter_map(|(i, m)| {
+            let path = join_index(&at("metrics"), i);
+            let metric = load_metric(m, &path, issues)?;
+            check_no_version_matcher(&metric, &version_label, &path, issues);
+            Some(metric)
+        })
         .collect();
     Some(CanaryProfile {
-        version_label: doc
-            .version_label
-            .unwrap_or_else(|| DEFAULT_VERSION_LABEL.to_string()),
+        version_label,
         trace_version_attribute: doc
             .trace_version_attribute
-            .unwrap_or_else(|| DEFAULT_TRACE_VERSION_ATTRIBUTE.to_string()),
+            .unwrap_or_else(|| preset_attribute.to_string()),
         lookback: lookback?,
         pass_score,
         marginal_score,
         metrics,
         mode: mode?,
     })
+}
+
+/// A query that selects on the version label itself would hold both its own value and the
+/// one slogate adds, so one side (or both) would select nothing and every verdict would be
+/// inconclusive. The Flagger preset makes this easy to write (`app="checkout"` is the usual
+/// selector), so it is refused here, naming the metric.
+fn check_no_version_matcher(metric: &CanaryMetric, label: &str, path: &str, issues: &mut Issues) {
+    let queries = match &metric.measure {
+        CanaryMeasure::PrometheusEvents {
+            counted_query,
+            total,
+            ..
+        } => vec![counted_query, total],
+        CanaryMeasure::PrometheusValues { query } => vec![query],
+        CanaryMeasure::TraceLatency { .. } | CanaryMeasure::TraceErrors { .. } => vec![],
+    };
+    if queries.iter().any(|q| q.selects_label(label)) {
+        issues.error(
+            path.to_string(),
+            format!(
+                "metric `{}` selects on `{label}`, the version label: slogate adds \
+                 `{label}=\"<version>\"` to every selector itself, so select the service by \
+                 another label (namespace, job, service)",
+                metric.name
+            ),
+        );
+    }
 }
 
 fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<CanaryMetric> {
@@ -331,5 +387,60 @@ fn load_prometheus_measure(
             issues.error(path, "a Prometheus canary metric needs either `query` (values) or `errors` or `good` with `total` (event counts)");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::spec::load_texts;
+
+    fn load(canary: &str) -> crate::spec::load::LoadReport {
+        let text = format!(
+            "apiVersion: slogate/v1\nkind: ServiceLevels\nservice: shop\ncanary:\n{canary}"
+        );
+        load_texts(&[(PathBuf::from("shop.yaml"), text)])
+    }
+
+    const METRIC: &str = "  metrics:\n    - name: errors\n      errors: sum(increase(http_requests_total{namespace=\"shop\",code=\"500\"}[{{window}}]))\n      total: sum(increase(http_requests_total{namespace=\"shop\"}[{{window}}]))\n";
+
+    #[test]
+    fn the_flagger_preset_reads_the_app_label_and_an_explicit_label_still_wins() {
+        let report = load(&format!("  version_preset: flagger\n{METRIC}"));
+        assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+        let profile = report.catalog.services[0].canary.clone().unwrap();
+        assert_eq!(profile.version_label, "app");
+        assert_eq!(profile.trace_version_attribute, "k8s.pod.label.app");
+
+        let report = load(&format!(
+            "  version_preset: flagger\n  version_label: app_kubernetes_io_name\n{METRIC}"
+        ));
+        let profile = report.catalog.services[0].canary.clone().unwrap();
+        assert_eq!(profile.version_label, "app_kubernetes_io_name");
+        assert_eq!(profile.trace_version_attribute, "k8s.pod.label.app");
+
+        let report = load(METRIC);
+        let profile = report.catalog.services[0].canary.clone().unwrap();
+        assert_eq!(profile.version_label, "rollouts_pod_template_hash");
+    }
+
+    #[test]
+    fn an_unknown_preset_and_a_query_on_the_version_label_are_refused_by_name() {
+        let report = load(&format!("  version_preset: spinnaker\n{METRIC}"));
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|d| d.contains("canary.version_preset") && d.contains("`spinnaker`")),
+            "{text:#?}"
+        );
+        let selects_app = METRIC.replace("namespace=", "app=");
+        let report = load(&format!("  version_preset: flagger\n{selects_app}"));
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text.iter().any(|d| d.contains("canary.metrics[0]")
+                && d.contains("metric `errors` selects on `app`, the version label")),
+            "{text:#?}"
+        );
     }
 }
