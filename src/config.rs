@@ -277,8 +277,11 @@ impl Default for GateConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// Files holding bearer tokens, one per line (a mounted Kubernetes Secret).
+    /// Files holding bearer tokens with every scope, one per line (a mounted Kubernetes
+    /// Secret).
     pub token_files: Vec<PathBuf>,
+    /// Files of tokens limited to the scopes listed (`ingest`, `gate`, `read`, `admin`).
+    pub scoped_tokens: Vec<crate::tokens::ScopedTokenFile>,
 }
 
 /// The settings the server runs with: durations parsed, tokens read, addresses resolved.
@@ -304,9 +307,9 @@ pub struct Settings {
     pub reload_interval: Duration,
     /// Gate policy.
     pub gate: GateConfig,
-    /// Accepted bearer tokens; empty means no authentication (loopback only, or explicitly
-    /// allowed).
-    pub tokens: Vec<String>,
+    /// Accepted bearer tokens and their scopes; empty means no authentication (loopback only,
+    /// or explicitly allowed).
+    pub tokens: crate::tokens::Tokens,
     /// Telemetry.
     pub telemetry: TelemetrySettings,
     /// OTLP receiver.
@@ -340,7 +343,7 @@ impl fmt::Debug for Settings {
             .field("report", &self.report)
             .field("pages", &self.pages)
             .field("calibration", &self.calibration)
-            .field("tokens", &format_args!("{} configured", self.tokens.len()))
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
@@ -507,45 +510,8 @@ impl Config {
         })
     }
 
-    fn tokens(&self, env_tokens: Option<&str>) -> Result<Vec<String>, ConfigError> {
-        let mut tokens = Vec::new();
-        for (i, file) in self.auth.token_files.iter().enumerate() {
-            let setting = format!("auth.token_files[{i}]");
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| invalid(&setting, format!("{}: {e}", file.display())))?;
-            let before = tokens.len();
-            tokens.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from),
-            );
-            if tokens.len() == before {
-                return Err(invalid(
-                    &setting,
-                    format!("{} holds no token", file.display()),
-                ));
-            }
-        }
-        if let Some(env) = env_tokens {
-            tokens.extend(
-                env.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from),
-            );
-        }
-        if let Some(short) = tokens.iter().find(|t| t.len() < 16) {
-            return Err(invalid(
-                "auth",
-                format!(
-                    "a token of {} characters is too short to resist guessing; use at least 16 \
-                     (e.g. openssl rand -hex 32)",
-                    short.len()
-                ),
-            ));
-        }
-        Ok(tokens)
+    fn tokens(&self, env_tokens: Option<&str>) -> Result<crate::tokens::Tokens, ConfigError> {
+        crate::tokens::Tokens::read(&self.auth.token_files, &self.auth.scoped_tokens, env_tokens)
     }
 }
 
@@ -604,14 +570,18 @@ mod tests {
             listen: "0.0.0.0:8080".into(),
             auth: AuthConfig {
                 token_files: vec![file],
+                scoped_tokens: Vec::new(),
             },
             ..Config::default()
         };
         let settings = config.settings(Some("env-token-0123456789, ")).unwrap();
-        assert_eq!(
-            settings.tokens,
-            ["file-token-0123456789", "env-token-0123456789"]
-        );
+        assert_eq!(settings.tokens.len(), 2);
+        for token in ["file-token-0123456789", "env-token-0123456789"] {
+            assert_eq!(
+                settings.tokens.check(token, crate::tokens::Scope::Admin),
+                Ok(())
+            );
+        }
         let printed = format!("{settings:?}");
         assert!(!printed.contains("token-0123456789"), "{printed}");
         let short = config.settings(Some("abc")).unwrap_err().to_string();

@@ -35,4 +35,5 @@ pub mod source;
 pub mod spec;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 pub mod verdict;

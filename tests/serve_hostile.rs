@@ -374,3 +374,65 @@ fn without_a_token_a_browser_s_simple_posts_and_rebound_hosts_are_refused() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+
+#[test]
+fn a_token_opens_only_the_routes_of_its_scopes() {
+    let secrets = tempfile::tempdir().unwrap();
+    let file = |name: &str, token: &str| {
+        let path = secrets.path().join(name);
+        std::fs::write(&path, format!("{token}\n")).unwrap();
+        path.display().to_string()
+    };
+    let (otel, argo, viewer) = (
+        "otel-exporter-token-0001",
+        "argo-rollouts-token-0001",
+        "dashboard-viewer-token-01",
+    );
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    options.config = format!(
+        "auth:\n  scoped_tokens:\n  - {{file: {}, scopes: [ingest]}}\n  \
+         - {{file: {}, scopes: [gate]}}\n  - {{file: {}, scopes: [read]}}\n",
+        file("otel", otel),
+        file("argo", argo),
+        file("viewer", viewer)
+    );
+    let slogate = SlogateGuard::start(&options);
+    let status = |token: &str, method: &str, path: &str, body: Option<&str>| {
+        slogate.request(method, path, body, Some(token), &[]).0
+    };
+    let gate = r#"{"service":"financy-api"}"#;
+    let spans = r#"{"resourceSpans":[]}"#;
+    // (token, ingest, gate, read, admin): 403 for a valid token without the scope.
+    for (token, expected) in [
+        (otel, [200, 403, 403, 403]),
+        (argo, [403, 200, 403, 403]),
+        (viewer, [403, 403, 200, 403]),
+        (TOKEN, [200, 200, 200, 200]),
+    ] {
+        let seen = [
+            status(token, "POST", "/v1/traces", Some(spans)),
+            status(token, "POST", "/api/v1/gates/slo", Some(gate)),
+            status(token, "GET", "/api/v1/verdicts", None),
+            status(token, "POST", "/api/v1/reload", Some("{}")),
+        ];
+        assert_eq!(seen, expected, "{token}: {}", slogate.log());
+    }
+    let response = no_redirects()
+        .post(format!("{}/api/v1/reload", slogate.url))
+        .header("Authorization", format!("Bearer {argo}"))
+        .send()
+        .unwrap();
+    assert_json_error(response, 403, "forbidden");
+    // The pages need read: a gate token does not sign in, a viewer's does.
+    let login = |token: &str| {
+        no_redirects()
+            .post(format!("{}/login", slogate.url))
+            .form(&[("token", token), ("next", "/")])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(login(argo), 401);
+    assert_eq!(login(viewer), 303);
+}

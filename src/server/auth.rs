@@ -1,20 +1,33 @@
-//! Bearer-token authentication of the API.
-//!
-//! Tokens are compared in constant time (the time taken does not depend on how much of a
-//! guess is right), against every configured token, so a second token can be rolled in before
-//! the first is removed.
+//! Bearer-token authentication of the API, by scope (`crate::tokens`): each route needs one
+//! scope, and a valid token without it is answered 403 naming the scope.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ApiError;
 use super::state::AppState;
 use crate::telemetry::names;
+use crate::tokens::{Refusal, Scope, Tokens};
 
-/// Middleware: passes the request on only with a valid `Authorization: Bearer <token>`, or
-/// when no token is configured (loopback or explicitly unauthenticated service).
+/// The scope a token route needs: spans to ingest, the gates to gate, the reload to admin,
+/// every other (read-only) route to read.
+pub(super) fn scope_of(method: &Method, path: &str) -> Scope {
+    if path == "/v1/traces" {
+        Scope::Ingest
+    } else if path.starts_with("/api/v1/gates/") {
+        Scope::Gate
+    } else if path == "/api/v1/reload" || *method != Method::GET {
+        Scope::Admin
+    } else {
+        Scope::Read
+    }
+}
+
+/// Middleware: passes the request on only with a valid `Authorization: Bearer <token>` that
+/// holds the route's scope, or when no token is configured (loopback or explicitly
+/// unauthenticated service).
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
@@ -30,11 +43,27 @@ pub async fn require_token(
             "missing bearer token: send Authorization: Bearer <token>",
         ));
     };
-    if !token_valid(tokens, presented) {
-        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
-        return Err(ApiError::unauthorized("the bearer token is not valid"));
-    }
+    let scope = scope_of(request.method(), request.uri().path());
+    check(tokens, presented, scope, "the bearer token is not valid")?;
     Ok(next.run(request).await)
+}
+
+/// `presented` checked for `scope`: 401 for an unknown token (`unknown` says so), 403 for one
+/// without the scope.
+fn check(tokens: &Tokens, presented: &str, scope: Scope, unknown: &str) -> Result<(), ApiError> {
+    match tokens.check(presented, scope) {
+        Ok(()) => Ok(()),
+        Err(refusal) => {
+            metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+            Err(match refusal {
+                Refusal::Unknown => ApiError::unauthorized(unknown),
+                Refusal::MissingScope(scope) => ApiError::forbidden(format!(
+                    "this token does not hold the {scope} scope this route needs \
+                     (auth.scoped_tokens)"
+                )),
+            })
+        }
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -55,7 +84,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// is compared in constant time against every configured token. No token configured: open,
 /// as the rest of the API.
 pub(super) fn check_webhook(
-    tokens: &[String],
+    tokens: &Tokens,
     headers: &HeaderMap,
     metadata_token: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -69,43 +98,22 @@ pub(super) fn check_webhook(
              metadata as `token` (or send Authorization: Bearer <token>)",
         ));
     };
-    if !token_valid(tokens, presented) {
-        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
-        return Err(ApiError::unauthorized("the token is not valid"));
-    }
-    Ok(())
-}
-
-/// Whether `presented` is one of `tokens`, checking every one (no early exit), so timing does
-/// not tell which one nearly matched.
-pub(super) fn token_valid(tokens: &[String], presented: &str) -> bool {
-    tokens.iter().fold(false, |any, t| {
-        any | constant_time_eq(t.as_bytes(), presented.as_bytes())
-    })
-}
-
-/// Equality whose running time depends only on the lengths.
-fn constant_time_eq(expected: &[u8], presented: &[u8]) -> bool {
-    let mut difference = expected.len() ^ presented.len();
-    for (i, e) in expected.iter().enumerate() {
-        // Compare against the presented byte at the same place, or 0 past its end: the loop
-        // always runs over the whole expected token.
-        let p = presented.get(i).copied().unwrap_or(0);
-        difference |= usize::from(e ^ p);
-    }
-    difference == 0
+    check(tokens, presented, Scope::Gate, "the token is not valid")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
 
     #[test]
-    fn equal_only_when_equal() {
-        assert!(constant_time_eq(b"secret-token", b"secret-token"));
-        assert!(!constant_time_eq(b"secret-token", b"secret-tokem"));
-        assert!(!constant_time_eq(b"secret-token", b"secret-token-and-more"));
-        assert!(!constant_time_eq(b"secret-token", b"secret"));
-        assert!(!constant_time_eq(b"secret-token", b""));
+    fn each_route_needs_its_scope() {
+        let get = Method::GET;
+        assert_eq!(scope_of(&Method::POST, "/v1/traces"), Scope::Ingest);
+        assert_eq!(scope_of(&Method::POST, "/api/v1/gates/canary"), Scope::Gate);
+        assert_eq!(scope_of(&get, "/api/v1/gates/slo"), Scope::Gate);
+        assert_eq!(scope_of(&Method::POST, "/api/v1/reload"), Scope::Admin);
+        assert_eq!(scope_of(&get, "/api/v1/verdicts"), Scope::Read);
+        assert_eq!(scope_of(&get, "/api/v1/calibrations"), Scope::Read);
+        assert_eq!(scope_of(&Method::DELETE, "/api/v1/verdicts"), Scope::Admin);
     }
 }

@@ -66,6 +66,16 @@ impl ApiError {
         }
     }
 
+    /// 403: a valid token without the scope the route needs.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: message.into(),
+            field: None,
+        }
+    }
+
     /// 503: a dependency (the history database) cannot serve the request.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {

@@ -31,8 +31,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use super::auth::token_valid;
 use super::state::AppState;
+use crate::tokens::Scope;
 use render::{CSS, JS, render_text};
 
 /// Only slogate's own styles, scripts and images; no framing, no plugins.
@@ -122,15 +122,15 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Whether the pages are open to this request: no tokens configured, public pages, a valid
-/// bearer token, or an open session.
+/// Whether the pages are open to this request: no tokens configured, public pages, a bearer
+/// token with the read scope, or an open session.
 async fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let tokens = &state.settings.tokens;
     if tokens.is_empty() || state.settings.pages.public {
         return true;
     }
     if let Some(token) = bearer(headers) {
-        return token_valid(tokens, &token);
+        return tokens.check(&token, Scope::Read).is_ok();
     }
     match session_cookie(headers) {
         Some(id) => session::valid(state, &id).await,
@@ -211,7 +211,8 @@ async fn login(
     if state.settings.tokens.is_empty() || state.settings.pages.public {
         return Redirect::to(&next).into_response();
     }
-    if token.is_empty() || !token_valid(&state.settings.tokens, token) {
+    // The pages need the read scope: an exporter's or a gate's token does not open them.
+    if token.is_empty() || state.settings.tokens.check(token, Scope::Read).is_err() {
         metrics::counter!(crate::telemetry::names::ERRORS, "kind" => "auth").increment(1);
         return login_page(
             StatusCode::UNAUTHORIZED,

@@ -9,6 +9,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::server::state::AppState;
+use crate::tokens::Scope;
 
 /// The cookie that carries the session id of a signed-in browser.
 pub const COOKIE: &str = "slogate_session";
@@ -45,7 +46,7 @@ pub async fn open(state: &AppState, token: &str) -> Result<String, String> {
     Ok(id)
 }
 
-/// Whether `id` names an open session of a token still configured.
+/// Whether `id` names an open session of a token still configured with the read scope.
 pub async fn valid(state: &AppState, id: &str) -> bool {
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
@@ -59,8 +60,7 @@ pub async fn valid(state: &AppState, id: &str) -> bool {
     state
         .settings
         .tokens
-        .iter()
-        .any(|t| sha256_hex(t) == fingerprint)
+        .any_with(Scope::Read, |secret| sha256_hex(secret) == fingerprint)
 }
 
 /// Ends the session `id`, if it is one.
