@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
-use crate::source::PrometheusSettings;
 use crate::source::traces::{CensusLimits, DecodeLimits, SpanSettings};
+use crate::source::{BudgetSettings, PrometheusSettings};
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
 
@@ -104,6 +104,9 @@ pub struct Config {
     pub report: crate::report::ReportConfig,
     /// The status pages (`GET /`, `/verdicts`, `/slos/...`).
     pub pages: PagesConfig,
+    /// How long one evaluation of the whole catalog serves the overview, `GET /api/v1/slos` and
+    /// the report (`0s`: no cache, every request evaluates).
+    pub status_cache_ttl: String,
 }
 
 impl Default for Config {
@@ -126,6 +129,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             report: crate::report::ReportConfig::default(),
             pages: PagesConfig::default(),
+            status_cache_ttl: "15s".to_string(),
         }
     }
 }
@@ -216,14 +220,22 @@ pub struct PrometheusConfig {
     pub query_timeout: String,
     /// Extra attempts after a transient failure.
     pub retries: u32,
+    /// Queries in flight at most, across the whole process (under Prometheus' own
+    /// `--query.max-concurrency`, 20 by default, which rules and dashboards share).
+    pub max_concurrent_queries: usize,
+    /// Of those, how many only the gates may take, so page views never hold a gate up.
+    pub reserved_for_gates: usize,
 }
 
 impl Default for PrometheusConfig {
     fn default() -> Self {
+        let budget = BudgetSettings::default();
         PrometheusConfig {
             url: "http://127.0.0.1:9090".to_string(),
             query_timeout: "3s".to_string(),
             retries: 1,
+            max_concurrent_queries: budget.max_concurrent,
+            reserved_for_gates: budget.reserved_for_gates,
         }
     }
 }
@@ -291,6 +303,8 @@ pub struct Settings {
     pub report: crate::report::ReportSettings,
     /// Status pages (the Grafana URL without a trailing slash).
     pub pages: PagesConfig,
+    /// Lifetime of a cached catalog evaluation; zero: no cache.
+    pub status_cache_ttl: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -311,6 +325,7 @@ impl fmt::Debug for Settings {
             .field("notify", &self.notify)
             .field("report", &self.report)
             .field("pages", &self.pages)
+            .field("status_cache_ttl", &self.status_cache_ttl)
             .field("tokens", &format_args!("{} configured", self.tokens.len()))
             .finish()
     }
@@ -380,11 +395,24 @@ impl Config {
                 ),
             ));
         }
+        let budget = BudgetSettings {
+            max_concurrent: self.prometheus.max_concurrent_queries,
+            reserved_for_gates: self.prometheus.reserved_for_gates,
+        };
+        if let Some((setting, message)) = budget.problem() {
+            return Err(invalid(setting, message));
+        }
         let prometheus = PrometheusSettings {
             url: self.prometheus.url.clone(),
             query_timeout,
             retries: self.prometheus.retries,
+            budget,
             ..PrometheusSettings::default()
+        };
+        // `0s` is allowed here (no cache), unlike other durations.
+        let status_cache_ttl = match self.status_cache_ttl.trim() {
+            "0" | "0s" => Duration::ZERO,
+            text => duration("status_cache_ttl", text)?,
         };
         let traces = self.traces_settings(&duration)?;
         let report = self
@@ -409,6 +437,7 @@ impl Config {
             notify: self.notify.settings()?,
             report,
             pages,
+            status_cache_ttl,
         })
     }
 
@@ -553,6 +582,15 @@ mod tests {
             ("listen: nowhere", "listen"),
             ("listen: 0.0.0.0:8080", "listen"),
             ("gate: {budget_floor: 2}", "gate.budget_floor"),
+            (
+                "prometheus: {max_concurrent_queries: 0}",
+                "prometheus.max_concurrent_queries",
+            ),
+            (
+                "prometheus: {max_concurrent_queries: 4, reserved_for_gates: 4}",
+                "prometheus.reserved_for_gates",
+            ),
+            ("status_cache_ttl: soon", "status_cache_ttl"),
             (
                 "auth: {token_files: [/nonexistent/token]}",
                 "auth.token_files[0]",

@@ -150,6 +150,7 @@ fn source(url: &str, timeout: Duration) -> PrometheusSource {
         query_timeout: timeout,
         retries: 1,
         backoff: Duration::from_millis(50),
+        ..PrometheusSettings::default()
     })
     .unwrap()
 }

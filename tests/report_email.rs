@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 use slogate::analysis::slo::{GatePolicy, SloStatus};
+use slogate::evaluate::catalog::StatusCache;
 use slogate::evaluate::evaluate_service;
 use slogate::notify::{Backoff, Dispatcher, Transport};
 use slogate::report::collect::collect_team;
@@ -463,10 +464,11 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
             prometheus: source(&prometheus.url),
             store: Some(store.clone()),
             policy: GatePolicy::default(),
+            status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
         },
         store: store.clone(),
     };
-    let catalog = catalog();
+    let catalog = Arc::new(catalog());
     let now = Utc::now();
     let outcomes = reporter.enqueue_week(&catalog, setup.week, now).await;
     assert!(
@@ -517,6 +519,7 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
         prometheus: source(&prometheus.url),
         store: None,
         policy: GatePolicy::default(),
+        status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
     };
     let tz: Tz = ZONE.parse().unwrap();
     let started = std::time::Instant::now();

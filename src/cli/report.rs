@@ -11,6 +11,7 @@ use clap::Args;
 use super::settings::SettingsArgs;
 
 use slogate::analysis::slo::GatePolicy;
+use slogate::evaluate::catalog::StatusCache;
 use slogate::notify::Backoff;
 use slogate::report::collect::teams;
 use slogate::report::render::{self, RenderOptions};
@@ -66,7 +67,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             settings.slos.display()
         );
     }
-    let catalog = loaded.catalog;
+    let catalog = Arc::new(loaded.catalog);
+    // One cache for the run: every team's report shares the catalog's evaluation at the
+    // week's end.
+    let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
     let prometheus = PrometheusSource::new(settings.prometheus.clone())
         .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?;
     let policy = GatePolicy {
@@ -90,6 +94,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             prometheus,
             store,
             policy,
+            status_cache,
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         return runtime.block_on(async {
@@ -130,6 +135,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             prometheus,
             store: Some(store.clone()),
             policy,
+            status_cache,
         },
         store: store.clone(),
     };

@@ -4,6 +4,7 @@
 
 pub mod calibrate;
 pub mod canary;
+pub mod catalog;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};

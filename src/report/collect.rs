@@ -1,5 +1,7 @@
 //! What a team's weekly report says, gathered from the same evaluator as the gates
-//! ([`crate::evaluate::evaluate_service`]), Prometheus `ALERTS`, and the verdict history.
+//! ([`crate::evaluate::evaluate_service`]), Prometheus `ALERTS`, and the verdict history. The
+//! catalog at the week's end comes from the shared status cache: every team's report of one
+//! run (and the pages asking meanwhile) share one evaluation.
 //!
 //! How each figure is defined (the README's "The weekly report" says the same):
 //! - **attainment over the week**: the SLI over the week's exact length (167, 168 or 169 hours,
@@ -28,6 +30,7 @@ use chrono_tz::Tz;
 
 use super::week::IsoWeek;
 use crate::analysis::slo::{self, GatePolicy, LABEL_PART, SloStatus};
+use crate::evaluate::catalog::{StatusCache, Wanted};
 use crate::evaluate::{describe, evaluate_service};
 use crate::generate::windows::alert_windows_with;
 use crate::source::prometheus::{PrometheusSource, SourceError};
@@ -186,12 +189,14 @@ pub struct Sources {
     pub store: Option<Arc<Store>>,
     /// The gate policy (the budget floor), so the verdicts match the gates'.
     pub policy: GatePolicy,
+    /// Catalog evaluations shared with the pages (in `serve`) and between teams.
+    pub status_cache: Arc<StatusCache>,
 }
 
 /// Gathers `team`'s report for `week` (boundaries in `tz`).
 pub async fn collect_team(
     sources: &Sources,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     team: &str,
     week: IsoWeek,
     tz: Tz,
@@ -207,9 +212,25 @@ pub async fn collect_team(
         .await
         .map_err(|e| CollectError::Prometheus(describe(&e)))?;
     let firings = alerts(&sources.prometheus, start, end).await?;
+    let at_end = sources
+        .status_cache
+        .statuses(
+            &sources.prometheus,
+            catalog,
+            sources.policy,
+            Wanted::At(end.timestamp()),
+        )
+        .await
+        .map_err(CollectError::Prometheus)?;
     let mut reports = Vec::new();
     for service in services {
-        let mut report = collect_service(sources, catalog, service, week, tz).await?;
+        let period: Vec<SloStatus> = at_end
+            .statuses
+            .iter()
+            .filter(|s| s.service == service.service)
+            .cloned()
+            .collect();
+        let mut report = collect_service(sources, catalog, service, &period, week, tz).await?;
         report.alerts = firings
             .iter()
             .filter(|(s, _)| s == &service.service)
@@ -242,6 +263,7 @@ async fn collect_service(
     sources: &Sources,
     catalog: &Catalog,
     service: &ServiceLevels,
+    period: &[SloStatus],
     week: IsoWeek,
     tz: Tz,
 ) -> Result<ServiceReport, CollectError> {
@@ -250,7 +272,6 @@ async fn collect_service(
     let source = &sources.prometheus;
     let policy = &sources.policy;
     let at = end.timestamp();
-    let period = evaluate_service(source, catalog, service, None, at, policy).await;
     let this_week = with_period(service, at - start.timestamp());
     let weekly = evaluate_service(source, catalog, &this_week, None, at, policy).await;
     let last_week = with_period(service, start.timestamp() - prev_start.timestamp());
@@ -259,7 +280,7 @@ async fn collect_service(
     let mut slos = Vec::new();
     for slo in &service.slos {
         let find = |all: &[SloStatus]| all.iter().find(|s| s.slo == slo.name).cloned();
-        let (Some(p), Some(w), Some(prev)) = (find(&period), find(&weekly), find(&previous)) else {
+        let (Some(p), Some(w), Some(prev)) = (find(period), find(&weekly), find(&previous)) else {
             continue;
         };
         let burn_down = burn_down(source, catalog, slo, start, end).await;
