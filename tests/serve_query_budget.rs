@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use support::counting::{CountingProxy, Slowness};
 use support::prometheus::PrometheusGuard;
 use support::slogate::{
-    ServeOptions, SlogateGuard, TOKEN, copy_definitions, example_scenario as scenario,
+    ServeOptions, SlogateGuard, TOKEN, example_scenario as scenario, with_extra_services,
 };
 
 /// Services added to the examples, so that one overview is hundreds of queries.
@@ -23,24 +23,6 @@ const EXTRA_SERVICES: usize = 30;
 /// The budget the tests configure: 8 in flight, 4 kept for gates.
 const LIMIT: usize = 8;
 const RESERVED: usize = 4;
-
-/// The example definitions plus `extra` services with reconciliation-backend's SLOs (its
-/// real series: real work for Prometheus) under other names.
-fn definitions(dir: &Path, extra: usize) -> std::path::PathBuf {
-    let slos = copy_definitions(dir);
-    let text = std::fs::read_to_string(slos.join("reconciliation-backend.yaml")).unwrap();
-    // The SLOs only: the plain alerts after them have names of their own.
-    let (objectives, _alerts) = text.split_once("\nalerts:").unwrap();
-    for i in 0..extra {
-        let renamed = objectives.replace(
-            "service: reconciliation-backend\nteam: reconciliation\n",
-            &format!("service: load-{i:02}\nteam: load-{}\n", i % 5),
-        );
-        assert_ne!(renamed, objectives);
-        std::fs::write(slos.join(format!("load-{i:02}.yaml")), renamed).unwrap();
-    }
-    slos
-}
 
 fn serve(prometheus: &str, slos: &Path, config: &str) -> SlogateGuard {
     let mut options = ServeOptions::new(prometheus);
@@ -121,7 +103,7 @@ fn a_canary_gate_gets_a_decisive_verdict_while_twenty_overviews_load_and_prometh
         }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let slos = definitions(dir.path(), EXTRA_SERVICES);
+    let slos = with_extra_services(dir.path(), EXTRA_SERVICES);
     let config = format!(
         "prometheus: {{max_concurrent_queries: {LIMIT}, reserved_for_gates: {RESERVED}}}\n"
     );
@@ -190,7 +172,7 @@ fn page_views_within_the_ttl_share_one_catalog_evaluation_and_show_its_age() {
     let prometheus = PrometheusGuard::start(&scenario());
     let proxy = CountingProxy::start(&prometheus.url, None);
     let dir = tempfile::tempdir().unwrap();
-    let slos = definitions(dir.path(), 5);
+    let slos = with_extra_services(dir.path(), 5);
     let config = "status_cache_ttl: 10m\n";
     let first = serve(&proxy.url, &slos, config);
     let http = client();

@@ -18,7 +18,7 @@ use slogate::report::render::{self, RenderOptions};
 use slogate::report::schedule::report_key;
 use slogate::report::smtp::SmtpTransport;
 use slogate::report::{IsoWeek, Reporter, Sources, TeamOutcome, deliver, prepare};
-use slogate::source::PrometheusSource;
+use slogate::source::{PrometheusSource, QuerySource};
 use slogate::spec;
 use slogate::store::{MessageState, Store};
 
@@ -71,8 +71,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     // One cache for the run: every team's report shares the catalog's evaluation at the
     // week's end.
     let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
-    let prometheus = PrometheusSource::new(settings.prometheus.clone())
-        .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?;
+    let prometheus: Arc<dyn QuerySource> = Arc::new(
+        PrometheusSource::new(settings.prometheus.clone())
+            .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?,
+    );
     let policy = GatePolicy {
         budget_floor: settings.gate.budget_floor,
     };

@@ -15,7 +15,7 @@ use crate::analysis::calibration::{
     LOOKBACK_MINUTES, Minute, Noise, ROLLOUT_MINUTES, ReplayTally, measure_noise, replay,
 };
 use crate::analysis::canary::Counts;
-use crate::source::prometheus::{PrometheusSource, Series};
+use crate::source::prometheus::{QuerySource, Series};
 use crate::spec::query::with_label_matcher;
 use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile};
 
@@ -76,7 +76,7 @@ fn within(t: &ReplayTally) -> bool {
 
 /// Backtests every metric of `profile`.
 pub async fn calibrate(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     profile: &CanaryProfile,
     request: &CalibrationRequest,
 ) -> Vec<MetricCalibration> {
@@ -175,7 +175,7 @@ pub fn backtest(metric: &CanaryMetric, now: &[Minute], earlier: &[Minute]) -> Me
 
 /// The version's per-minute data, keyed by unix minute.
 async fn fetch_minutes(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     profile: &CanaryProfile,
     metric: &CanaryMetric,
     version: &str,

@@ -26,7 +26,7 @@ use futures::future::{BoxFuture, Shared};
 
 use super::evaluate_service;
 use crate::analysis::slo::{GatePolicy, SloStatus};
-use crate::source::prometheus::PrometheusSource;
+use crate::source::prometheus::QuerySource;
 use crate::spec::Catalog;
 use crate::telemetry::names;
 
@@ -54,7 +54,7 @@ pub enum Wanted {
 /// Evaluates every service of `catalog` at `at` (all services at once; the query budget paces
 /// them).
 pub async fn evaluate_catalog(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     catalog: &Catalog,
     policy: &GatePolicy,
     at: i64,
@@ -113,7 +113,7 @@ impl StatusCache {
     /// Prometheus failure is in each status' reason, as everywhere.
     pub async fn statuses(
         &self,
-        source: &PrometheusSource,
+        source: &Arc<dyn QuerySource>,
         catalog: &Arc<Catalog>,
         policy: GatePolicy,
         wanted: Wanted,
@@ -124,7 +124,7 @@ impl StatusCache {
         };
         if self.ttl.is_zero() {
             count("off");
-            let statuses = evaluate_catalog(source, catalog, &policy, at).await;
+            let statuses = evaluate_catalog(source.as_ref(), catalog, &policy, at).await;
             return Ok(Arc::new(CatalogStatus { at, statuses }));
         }
         let pending = {
@@ -167,14 +167,14 @@ impl StatusCache {
 
 /// Starts an evaluation as a task of its own (so no request's deadline cuts it short).
 fn spawn(
-    source: &PrometheusSource,
+    source: &Arc<dyn QuerySource>,
     catalog: &Arc<Catalog>,
     policy: GatePolicy,
     at: i64,
 ) -> Pending {
     let (source, catalog) = (source.clone(), catalog.clone());
     let task = tokio::spawn(async move {
-        let statuses = evaluate_catalog(&source, &catalog, &policy, at).await;
+        let statuses = evaluate_catalog(source.as_ref(), &catalog, &policy, at).await;
         Arc::new(CatalogStatus { at, statuses })
     });
     async move {

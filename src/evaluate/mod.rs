@@ -15,14 +15,14 @@ use serde_json::{Value, json};
 use crate::analysis::slo::{
     self, GatePolicy, LABEL_PART, LABEL_SLO, SloStatus, WindowResult, WindowValues,
 };
-use crate::source::prometheus::{PrometheusSource, Sample, SourceError};
+use crate::source::prometheus::{QuerySource, Sample, SourceError};
 use crate::spec::{Catalog, ServiceLevels};
 use crate::verdict::{Check, Outcome, Verdict, VerdictKind, Window, new_id, rfc3339};
 
 /// Evaluates the SLOs of `service` (or the one named) at `at` (unix seconds): one query per
 /// distinct window, all sent at once.
 pub async fn evaluate_service(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     catalog: &Catalog,
     service: &ServiceLevels,
     slo: Option<&str>,
@@ -192,3 +192,7 @@ pub fn status_json(statuses: &[SloStatus], at: DateTime<Utc>) -> Value {
         .collect();
     json!({"evaluated_at": rfc3339(at), "slos": slos})
 }
+
+#[cfg(test)]
+#[path = "evaluate_tests.rs"]
+mod tests;

@@ -33,7 +33,7 @@ use crate::analysis::slo::{self, GatePolicy, LABEL_PART, SloStatus};
 use crate::evaluate::catalog::{StatusCache, Wanted};
 use crate::evaluate::{describe, evaluate_service};
 use crate::generate::windows::alert_windows_with;
-use crate::source::prometheus::{PrometheusSource, SourceError};
+use crate::source::prometheus::{QuerySource, SourceError};
 use crate::spec::{Catalog, Period, PromDuration, ServiceLevels, Slo};
 use crate::store::{HistoryFilter, Store, StoreError};
 use crate::verdict::{Outcome, VerdictKind};
@@ -183,8 +183,8 @@ pub fn teams(catalog: &Catalog) -> BTreeMap<String, Vec<&ServiceLevels>> {
 /// What collecting needs: where the numbers come from.
 #[derive(Clone)]
 pub struct Sources {
-    /// Prometheus.
-    pub prometheus: PrometheusSource,
+    /// Prometheus (at status priority: a report never holds up a gate).
+    pub prometheus: Arc<dyn QuerySource>,
     /// The verdict history; `None` reports no rollouts (e.g. a dry run without a database).
     pub store: Option<Arc<Store>>,
     /// The gate policy (the budget floor), so the verdicts match the gates'.
@@ -211,7 +211,7 @@ pub async fn collect_team(
         .instant("vector(1)", end.timestamp())
         .await
         .map_err(|e| CollectError::Prometheus(describe(&e)))?;
-    let firings = alerts(&sources.prometheus, start, end).await?;
+    let firings = alerts(sources.prometheus.as_ref(), start, end).await?;
     let at_end = sources
         .status_cache
         .statuses(
@@ -269,7 +269,7 @@ async fn collect_service(
 ) -> Result<ServiceReport, CollectError> {
     let (start, end) = week.bounds(tz);
     let (prev_start, _) = week.previous().bounds(tz);
-    let source = &sources.prometheus;
+    let source = sources.prometheus.as_ref();
     let policy = &sources.policy;
     let at = end.timestamp();
     let this_week = with_period(service, at - start.timestamp());
@@ -347,7 +347,7 @@ fn slo_report(
 /// The budget remaining over `slo`'s period, hourly from `start` to `end`, from the same query
 /// the evaluator sends for the period window. Empty when Prometheus has nothing.
 async fn burn_down(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     catalog: &Catalog,
     slo: &Slo,
     start: DateTime<Utc>,
@@ -377,7 +377,7 @@ async fn burn_down(
 
 /// Firings of SLO alerts during `[start, end)`, by service.
 async fn alerts(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<(String, AlertFiring)>, CollectError> {

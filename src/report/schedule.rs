@@ -317,7 +317,7 @@ mod tests {
         Reporter {
             settings: settings("recipients: {default: [sre@example.com]}"),
             sources: Sources {
-                prometheus,
+                prometheus: Arc::new(prometheus),
                 store: Some(store.clone()),
                 policy: GatePolicy::default(),
                 status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),

@@ -121,7 +121,7 @@ async fn run_canary(
     let (start, end) = (gate.request.start, gate.request.end);
     let sources = CanarySources {
         service: gate.service.service.clone(),
-        prometheus: &state.gate_source,
+        prometheus: state.gate_source.as_ref(),
         spans: Some(&state.spans),
     };
     let evaluation = judge_canary(
@@ -171,7 +171,7 @@ async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict, ApiError> 
     };
     let slo = body.slo.as_deref();
     let evaluation = evaluate_service(
-        &state.gate_source,
+        state.gate_source.as_ref(),
         &catalog,
         service,
         slo,

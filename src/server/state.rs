@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::evaluate::catalog::StatusCache;
 use crate::notify::GateNotifier;
 use crate::source::traces::{DecodeBudget, SpanStore};
-use crate::source::{Priority, PrometheusSource};
+use crate::source::{Priority, PrometheusSource, QuerySource};
 use crate::spec::Catalog;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -27,10 +27,10 @@ pub struct Inner {
     catalog: RwLock<Arc<Catalog>>,
     /// Prometheus for pages, the status API, the report and readiness: these queries take
     /// only the budget's shared permits.
-    pub source: PrometheusSource,
+    pub source: Arc<dyn QuerySource>,
     /// The same Prometheus (one connection pool, one budget) at gate priority: the gates' own
     /// door, so a burst of page views never holds up a rollout.
-    pub gate_source: PrometheusSource,
+    pub gate_source: Arc<dyn QuerySource>,
     /// Catalog evaluations shared by the overview, `GET /api/v1/slos` and the report.
     pub status_cache: Arc<StatusCache>,
     /// Verdict history.
@@ -73,8 +73,8 @@ impl AppState {
         AppState(Arc::new(Inner {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),
-            gate_source: source.with_priority(Priority::Gate),
-            source: source.with_priority(Priority::Status),
+            gate_source: Arc::new(source.with_priority(Priority::Gate)),
+            source: Arc::new(source.with_priority(Priority::Status)),
             status_cache,
             store,
             telemetry,

@@ -107,7 +107,16 @@ pub(super) async fn statuses(
         .services
         .iter()
         .filter(|s| services.contains(&s.service))
-        .map(|s| evaluate_service(&state.source, &catalog, s, slo, at.timestamp(), &policy));
+        .map(|s| {
+            evaluate_service(
+                state.source.as_ref(),
+                &catalog,
+                s,
+                slo,
+                at.timestamp(),
+                &policy,
+            )
+        });
     let all = futures::future::join_all(evaluations);
     let statuses = tokio::time::timeout(state.settings.request_deadline, all)
         .await

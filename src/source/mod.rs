@@ -15,6 +15,6 @@ pub mod prometheus;
 pub mod traces;
 
 pub use prometheus::{
-    BudgetSettings, Priority, PrometheusSettings, PrometheusSource, QueryBudget, Sample, Series,
-    SettingsError, SourceError, redact,
+    BudgetSettings, Priority, PrometheusSettings, PrometheusSource, QueryBudget, QuerySource,
+    Sample, Series, SettingsError, SourceError, redact,
 };

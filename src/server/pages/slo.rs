@@ -175,7 +175,7 @@ pub async fn page(
         statuses(&state, std::slice::from_ref(&service), Some(&slo), at),
         tokio::time::timeout(
             deadline,
-            slo_series(&state.source, spec, at.timestamp(), CHART_POINTS)
+            slo_series(state.source.as_ref(), spec, at.timestamp(), CHART_POINTS)
         ),
     );
     let status = status?

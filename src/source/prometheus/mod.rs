@@ -19,6 +19,7 @@
 
 pub mod budget;
 mod decode;
+mod door;
 mod error;
 
 use std::collections::BTreeMap;
@@ -28,13 +29,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
 use prometheus_http_query::Client;
 use prometheus_http_query::response::PromqlResult;
 
 use crate::telemetry::names;
 
 pub use budget::{BudgetSettings, Priority, QueryBudget};
+pub use door::QuerySource;
 pub use error::{SettingsError, SourceError, redact};
 
 /// The longest pause between two attempts, whatever the configured backoff: a gate waits on
@@ -246,20 +247,13 @@ impl PrometheusSource {
     }
 
     /// Many instant queries at once (concurrently, not one after another, at most
-    /// [`MAX_CONCURRENT_QUERIES`] in flight); results in input order.
+    /// [`MAX_CONCURRENT_QUERIES`] started together); results in input order.
     pub async fn instant_all(
         &self,
         queries: &[String],
         at: i64,
     ) -> Vec<Result<Vec<Sample>, SourceError>> {
-        // Each future owns its query: a future borrowing it through a closure's argument
-        // would have to work for every lifetime of that borrow, which rustc cannot prove
-        // Send, and axum handlers must be Send.
-        let owned = queries.iter().cloned();
-        stream::iter(owned.map(|query| async move { self.instant(&query, at).await }))
-            .buffered(MAX_CONCURRENT_QUERIES)
-            .collect()
-            .await
+        QuerySource::instant_all(self, queries, at).await
     }
 
     /// A range query from `start` to `end` (unix seconds, both included) every `step`; canary
