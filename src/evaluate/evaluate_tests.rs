@@ -125,7 +125,7 @@ async fn a_healthy_service_passes_with_one_query_per_distinct_window() {
         assert!(status.error_budget.unwrap().remaining > 0.9, "{status:?}");
     }
     let shop = catalog.service("shop").unwrap();
-    let windows = slo::plan(&slo::selected(shop, None, &catalog.alert_windows))
+    let windows = plan::plan(&slo::selected(shop, None, &catalog.alert_windows))
         .queries
         .len();
     assert_eq!(source.queries.load(Ordering::SeqCst), windows);
@@ -207,7 +207,7 @@ async fn without_a_ttl_every_lookup_evaluates() {
             .unwrap();
     }
     let shop = catalog.service("shop").unwrap();
-    let windows = slo::plan(&slo::selected(shop, None, &catalog.alert_windows))
+    let windows = plan::plan(&slo::selected(shop, None, &catalog.alert_windows))
         .queries
         .len();
     assert_eq!(canned.queries.load(Ordering::SeqCst), 2 * windows);

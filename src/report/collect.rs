@@ -29,11 +29,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::week::IsoWeek;
-use crate::analysis::slo::{self, GatePolicy, LABEL_PART, SloStatus};
+use crate::analysis::slo::{GatePolicy, SloStatus};
 use crate::evaluate::catalog::{StatusCache, Wanted};
+use crate::evaluate::plan::{LABEL_PART, plan};
 use crate::evaluate::{describe, evaluate_service};
-use crate::generate::windows::alert_windows_with;
 use crate::source::prometheus::{QuerySource, SourceError};
+use crate::spec::windows::alert_windows_with;
 use crate::spec::{Catalog, Period, PromDuration, ServiceLevels, Slo};
 use crate::store::{HistoryFilter, Store, StoreError};
 use crate::verdict::{Outcome, VerdictKind};
@@ -354,7 +355,7 @@ async fn burn_down(
     end: DateTime<Utc>,
 ) -> Vec<(i64, f64)> {
     let windows = alert_windows_with(slo.period.nominal(), &catalog.alert_windows);
-    let plan = slo::plan(&[(slo, windows)]);
+    let plan = plan(&[(slo, windows)]);
     let period = slo.period.nominal();
     let Some((_, query)) = plan.queries.iter().find(|(w, _)| *w == period) else {
         return Vec::new();

@@ -13,10 +13,10 @@ use serde::Serialize;
 use super::render::{PageError, render};
 use super::view::{Badge, BudgetBar, Choice, burn_text, choices, encode, query_string, sli_text};
 use crate::analysis::slo::SloStatus;
-use crate::generate::windows::{AlertWindows, alert_windows_with};
 use crate::server::state::AppState;
 use crate::server::status::{age_seconds, catalog_statuses};
 use crate::spec::Catalog;
+use crate::spec::windows::{AlertWindows, alert_windows_with};
 use crate::verdict::rfc3339;
 
 /// Columns the table sorts on.

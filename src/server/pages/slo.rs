@@ -14,9 +14,9 @@ use super::view::{burn_text, encode};
 use crate::analysis::slo::SloStatus;
 use crate::evaluate::series::{SloPoint, slo_series};
 use crate::generate::grafana::{OVERVIEW_UID, dashboard_uid};
-use crate::generate::windows::alert_windows_with;
 use crate::server::state::AppState;
 use crate::server::status::statuses;
+use crate::spec::windows::alert_windows_with;
 
 /// Points of each chart.
 pub const CHART_POINTS: usize = 120;
