@@ -92,7 +92,7 @@ fn a_canary_gate_gets_a_decisive_verdict_while_twenty_overviews_load_and_prometh
  {
     let prometheus = PrometheusGuard::start(&scenario());
     // A busy Prometheus: 20 queries evaluated at once (its default), a second each. The 20
-    // views share one catalog evaluation (about 175 queries, still running after the pages
+    // views share one catalog evaluation (280 queries, still running after the pages
     // gave up at their deadline); unbounded, those would all queue at Prometheus ahead of the
     // gate's. Tried with the limit lifted (100000, nothing reserved): the gate answers
     // inconclusive.
