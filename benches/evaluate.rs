@@ -12,8 +12,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use slogate::analysis::slo::{GatePolicy, plan, selected};
+use slogate::analysis::slo::{GatePolicy, selected};
 use slogate::evaluate::evaluate_service;
+use slogate::evaluate::plan::plan;
 use slogate::source::{PrometheusSettings, PrometheusSource};
 use slogate::spec::load_texts;
 use support::prometheus::PrometheusGuard;

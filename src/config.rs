@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
-use crate::source::PrometheusSettings;
 use crate::source::traces::{CensusLimits, DecodeLimits, SpanSettings};
+use crate::source::{BudgetSettings, PrometheusSettings};
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
 
@@ -106,6 +106,9 @@ pub struct Config {
     pub pages: PagesConfig,
     /// The A/A backtests of canary profiles the status page shows.
     pub calibration: crate::evaluate::calibrate::CalibrationConfig,
+    /// How long one evaluation of the whole catalog serves the overview, `GET /api/v1/slos` and
+    /// the report (`0s`: no cache, every request evaluates).
+    pub status_cache_ttl: String,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             report: crate::report::ReportConfig::default(),
             pages: PagesConfig::default(),
             calibration: Default::default(),
+            status_cache_ttl: "15s".to_string(),
         }
     }
 }
@@ -242,14 +246,22 @@ pub struct PrometheusConfig {
     pub query_timeout: String,
     /// Extra attempts after a transient failure.
     pub retries: u32,
+    /// Queries in flight at most, across the whole process (under Prometheus' own
+    /// `--query.max-concurrency`, 20 by default, which rules and dashboards share).
+    pub max_concurrent_queries: usize,
+    /// Of those, how many only the gates may take, so page views never hold a gate up.
+    pub reserved_for_gates: usize,
 }
 
 impl Default for PrometheusConfig {
     fn default() -> Self {
+        let budget = BudgetSettings::default();
         PrometheusConfig {
             url: "http://127.0.0.1:9090".to_string(),
             query_timeout: "3s".to_string(),
             retries: 1,
+            max_concurrent_queries: budget.max_concurrent,
+            reserved_for_gates: budget.reserved_for_gates,
         }
     }
 }
@@ -322,6 +334,8 @@ pub struct Settings {
     pub pages: PagesSettings,
     /// The canary profiles' backtests.
     pub calibration: crate::evaluate::calibrate::CalibrationSettings,
+    /// Lifetime of a cached catalog evaluation; zero: no cache.
+    pub status_cache_ttl: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -343,6 +357,7 @@ impl fmt::Debug for Settings {
             .field("report", &self.report)
             .field("pages", &self.pages)
             .field("calibration", &self.calibration)
+            .field("status_cache_ttl", &self.status_cache_ttl)
             .field("tokens", &self.tokens)
             .finish()
     }
@@ -412,11 +427,24 @@ impl Config {
                 ),
             ));
         }
+        let budget = BudgetSettings {
+            max_concurrent: self.prometheus.max_concurrent_queries,
+            reserved_for_gates: self.prometheus.reserved_for_gates,
+        };
+        if let Some((setting, message)) = budget.problem() {
+            return Err(invalid(setting, message));
+        }
         let prometheus = PrometheusSettings {
             url: self.prometheus.url.clone(),
             query_timeout,
             retries: self.prometheus.retries,
+            budget,
             ..PrometheusSettings::default()
+        };
+        // `0s` is allowed here (no cache), unlike other durations.
+        let status_cache_ttl = match self.status_cache_ttl.trim() {
+            "0" | "0s" => Duration::ZERO,
+            text => duration("status_cache_ttl", text)?,
         };
         let traces = self.traces_settings(&duration)?;
         let report = self
@@ -442,6 +470,7 @@ impl Config {
             report,
             pages,
             calibration: self.calibration.settings()?,
+            status_cache_ttl,
         })
     }
 
@@ -516,75 +545,5 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, String> {
-        serde_saphyr::from_str::<Config>(text).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults_give_a_loopback_service_with_a_deadline_under_argos_timeout() {
-        let settings = Config::default().settings(None).unwrap();
-        assert!(settings.listen.ip().is_loopback());
-        assert!(settings.request_deadline < Duration::from_secs(10));
-        assert!(settings.prometheus.query_timeout < settings.request_deadline);
-        assert!(settings.tokens.is_empty());
-    }
-
-    #[test]
-    fn unknown_keys_are_refused_with_their_line() {
-        let err = parse("listen: 127.0.0.1:9\nprometheus:\n  urll: x\n").unwrap_err();
-        assert!(err.contains("urll"), "{err}");
-        assert!(err.contains("line 3"), "{err}");
-    }
-
-    #[test]
-    fn bad_values_name_the_setting() {
-        let cases = [
-            ("request_deadline: 8x", "request_deadline"),
-            (
-                "prometheus: {query_timeout: 9s}",
-                "prometheus.query_timeout",
-            ),
-            ("listen: nowhere", "listen"),
-            ("listen: 0.0.0.0:8080", "listen"),
-            ("gate: {budget_floor: 2}", "gate.budget_floor"),
-            (
-                "auth: {token_files: [/nonexistent/token]}",
-                "auth.token_files[0]",
-            ),
-        ];
-        for (text, setting) in cases {
-            let err = parse(text).unwrap().settings(None).unwrap_err().to_string();
-            assert!(err.starts_with(setting), "{text}: {err}");
-        }
-    }
-
-    #[test]
-    fn tokens_come_from_files_and_env_and_are_never_printed() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        std::fs::write(&file, "file-token-0123456789\n").unwrap();
-        let config = Config {
-            listen: "0.0.0.0:8080".into(),
-            auth: AuthConfig {
-                token_files: vec![file],
-                scoped_tokens: Vec::new(),
-            },
-            ..Config::default()
-        };
-        let settings = config.settings(Some("env-token-0123456789, ")).unwrap();
-        assert_eq!(settings.tokens.len(), 2);
-        for token in ["file-token-0123456789", "env-token-0123456789"] {
-            assert_eq!(
-                settings.tokens.check(token, crate::tokens::Scope::Admin),
-                Ok(())
-            );
-        }
-        let printed = format!("{settings:?}");
-        assert!(!printed.contains("token-0123456789"), "{printed}");
-        let short = config.settings(Some("abc")).unwrap_err().to_string();
-        assert!(short.contains("too short"), "{short}");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -57,6 +57,12 @@ pub mod names {
     pub const NOTIFICATIONS: &str = "slogate_notifications_total";
     /// Gauge of messages waiting in the outbox.
     pub const OUTBOX_PENDING: &str = "slogate_outbox_pending";
+    /// Gauge of Prometheus queries holding a permit of the query budget (at most
+    /// `prometheus.max_concurrent_queries`).
+    pub const PROMETHEUS_IN_FLIGHT: &str = "slogate_prometheus_queries_in_flight";
+    /// Counter of catalog status lookups. Labels: `result` (`hit`: a cached or running
+    /// evaluation served it | `miss`: a new evaluation | `off`: no cache configured).
+    pub const STATUS_CACHE: &str = "slogate_status_cache_total";
 }
 
 /// Histogram buckets, in seconds: request and query latencies from 1 ms to 10 s. The gates'
@@ -355,6 +361,16 @@ fn describe_metrics() {
         names::OUTBOX_PENDING,
         Unit::Count,
         "Messages waiting in the notification outbox."
+    );
+    metrics::describe_gauge!(
+        names::PROMETHEUS_IN_FLIGHT,
+        Unit::Count,
+        "Prometheus queries in flight (holding a permit of the query budget)."
+    );
+    metrics::describe_counter!(
+        names::STATUS_CACHE,
+        Unit::Count,
+        "Catalog status lookups, by result (hit, miss, off)."
     );
 }
 

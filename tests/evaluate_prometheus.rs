@@ -11,8 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use slogate::analysis::slo::{GatePolicy, SloStatus, plan, selected};
+use slogate::analysis::slo::{GatePolicy, SloStatus, selected};
 use slogate::evaluate::evaluate_service;
+use slogate::evaluate::plan::plan;
 use slogate::source::{PrometheusSettings, PrometheusSource};
 use slogate::spec::{Catalog, load_texts};
 use slogate::verdict::Outcome;
@@ -150,6 +151,7 @@ fn source(url: &str, timeout: Duration) -> PrometheusSource {
         query_timeout: timeout,
         retries: 1,
         backoff: Duration::from_millis(50),
+        ..PrometheusSettings::default()
     })
     .unwrap()
 }

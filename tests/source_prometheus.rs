@@ -94,6 +94,7 @@ fn settings(url: &str) -> PrometheusSettings {
         query_timeout: Duration::from_secs(5),
         retries: 2,
         backoff: Duration::from_millis(10),
+        ..PrometheusSettings::default()
     }
 }
 

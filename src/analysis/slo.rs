@@ -1,32 +1,18 @@
-//! How each SLO is doing at a given time, from the raw SLI queries (so it works before any
-//! recording rule is deployed) with the same windows and conditions as the generated rules, and
-//! the error-budget gate's verdict.
+//! How each SLO is doing at a given time, from the raw SLI queries' values (so it works before
+//! any recording rule is deployed) with the same windows and conditions as the generated rules,
+//! and the error-budget gate's verdict. Pure: the queries themselves are planned in
+//! `evaluate::plan`, the windows come from `spec::windows`.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::generate::rules::escape_label_value;
-use crate::generate::windows::{AlertWindows, BurnWindow, alert_windows_with};
 use crate::numfmt::short;
+use crate::spec::windows::{AlertWindows, BurnWindow, alert_windows_with};
 use crate::spec::{AlertWindowsSpec, PromDuration, ServiceLevels, Slo};
 use crate::verdict::Outcome;
-
-/// Label that tells which SLO a row of a combined query belongs to.
-pub const LABEL_SLO: &str = "slogate_slo";
-/// Label that tells whether a row is the error ratio or the event rate.
-pub const LABEL_PART: &str = "slogate_part";
 
 /// How far under 0 an error ratio may be from floating-point rounding (`1 - good/total`) and
 /// still count as 0; further under, the SLI's queries disagree and nothing is concluded.
 const NEGATIVE_SLACK: f64 = 1e-9;
-
-/// The queries that evaluate a service: one per distinct window, each returning the error
-/// ratio (and, for SLIs that count events, the event rate) of every SLO that needs that window.
-/// The number of round trips is the number of distinct windows, whatever the number of SLOs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServicePlan {
-    /// `(window, query)` pairs, shortest window first.
-    pub queries: Vec<(PromDuration, String)>,
-}
 
 /// The SLOs of `service` to evaluate (all, or the one named), with their windows.
 pub fn selected<'a>(
@@ -43,39 +29,12 @@ pub fn selected<'a>(
 }
 
 /// Every window an SLO needs: its alert windows and its period.
-fn needed_windows(slo: &Slo, windows: &AlertWindows) -> Vec<PromDuration> {
+pub fn needed_windows(slo: &Slo, windows: &AlertWindows) -> Vec<PromDuration> {
     let mut all = windows.distinct_windows();
     all.push(slo.period.nominal());
     all.sort();
     all.dedup();
     all
-}
-
-/// Builds the combined queries for the selected SLOs.
-pub fn plan(slos: &[(&Slo, AlertWindows)]) -> ServicePlan {
-    let mut by_window: BTreeMap<PromDuration, Vec<String>> = BTreeMap::new();
-    for (slo, windows) in slos {
-        for window in needed_windows(slo, windows) {
-            let w = window.to_string();
-            let tag = |expr: String, part: &str| {
-                format!(
-                    "label_replace(label_replace(({expr}), \"{LABEL_SLO}\", \"{}\", \"\", \"\"), \"{LABEL_PART}\", \"{part}\", \"\", \"\")",
-                    escape_label_value(&slo.name)
-                )
-            };
-            let parts = by_window.entry(window).or_default();
-            parts.push(tag(slo.sli.error_ratio().render(&w), "ratio"));
-            if let Some(total) = slo.sli.total_rate() {
-                parts.push(tag(total.render(&w), "rate"));
-            }
-        }
-    }
-    ServicePlan {
-        queries: by_window
-            .into_iter()
-            .map(|(w, parts)| (w, parts.join("\nor\n")))
-            .collect(),
-    }
 }
 
 /// One SLO's values over one window.

@@ -11,13 +11,14 @@ use clap::Args;
 use super::settings::SettingsArgs;
 
 use slogate::analysis::slo::GatePolicy;
+use slogate::evaluate::catalog::StatusCache;
 use slogate::notify::Backoff;
 use slogate::report::collect::teams;
 use slogate::report::render::{self, RenderOptions};
 use slogate::report::schedule::report_key;
 use slogate::report::smtp::SmtpTransport;
 use slogate::report::{IsoWeek, Reporter, Sources, TeamOutcome, deliver, prepare};
-use slogate::source::PrometheusSource;
+use slogate::source::{PrometheusSource, QuerySource};
 use slogate::store::{MessageState, Store};
 
 /// Make the weekly SLO report of every team for one week, and send it (or, with --dry-run,
@@ -55,9 +56,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if end > now {
         bail!("--week {week}: the week is not over yet (it ends {end})");
     }
-    let catalog = super::load_definitions(&settings.slos)?;
-    let prometheus = PrometheusSource::new(settings.prometheus.clone())
-        .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?;
+    let catalog = Arc::new(super::load_definitions(&settings.slos)?);
+    // One cache for the run: every team's report shares the catalog's evaluation at the
+    // week's end.
+    let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
+    let prometheus: Arc<dyn QuerySource> = Arc::new(
+        PrometheusSource::new(settings.prometheus.clone())
+            .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?,
+    );
     let policy = GatePolicy {
         budget_floor: settings.gate.budget_floor,
     };
@@ -79,6 +85,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             prometheus,
             store,
             policy,
+            status_cache,
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         return runtime.block_on(async {
@@ -119,6 +126,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             prometheus,
             store: Some(store.clone()),
             policy,
+            status_cache,
         },
         store: store.clone(),
     };

@@ -21,7 +21,7 @@ use crate::analysis::calibration::{
 };
 use crate::analysis::canary::Counts;
 use crate::config::ConfigError;
-use crate::source::prometheus::{PrometheusSource, Series};
+use crate::source::prometheus::{QuerySource, Series};
 use crate::spec::PromDuration;
 use crate::spec::query::with_label_matcher;
 use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile};
@@ -169,7 +169,7 @@ fn within(t: &ReplayTally) -> bool {
 
 /// Backtests every metric of `profile`.
 pub async fn calibrate(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     profile: &CanaryProfile,
     request: &CalibrationRequest,
 ) -> Vec<MetricCalibration> {
@@ -268,7 +268,7 @@ pub fn backtest(metric: &CanaryMetric, now: &[Minute], earlier: &[Minute]) -> Me
 
 /// The version's per-minute data, keyed by unix minute.
 async fn fetch_minutes(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     profile: &CanaryProfile,
     metric: &CanaryMetric,
     version: &str,

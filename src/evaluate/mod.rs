@@ -1,9 +1,11 @@
-//! Runs SLO evaluations: plans the queries ([`slo::plan`]), fetches them from
+//! Runs SLO evaluations: plans the queries ([`plan::plan`]), fetches them from
 //! Prometheus at once, and hands the values to the pure analysis. The CLI and the server both
 //! come through here, so they answer the same way.
 
 pub mod calibrate;
 pub mod canary;
+pub mod catalog;
+pub mod plan;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,17 +13,16 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::analysis::slo::{
-    self, GatePolicy, LABEL_PART, LABEL_SLO, SloStatus, WindowResult, WindowValues,
-};
-use crate::source::prometheus::{PrometheusSource, Sample, SourceError};
+use crate::analysis::slo::{self, GatePolicy, SloStatus, WindowResult, WindowValues};
+use crate::source::prometheus::{QuerySource, Sample, SourceError};
 use crate::spec::{Catalog, ServiceLevels};
 use crate::verdict::{Check, Outcome, Verdict, VerdictKind, Window, new_id, rfc3339};
+use plan::{LABEL_PART, LABEL_SLO};
 
 /// Evaluates the SLOs of `service` (or the one named) at `at` (unix seconds): one query per
 /// distinct window, all sent at once.
 pub async fn evaluate_service(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     catalog: &Catalog,
     service: &ServiceLevels,
     slo: Option<&str>,
@@ -29,7 +30,7 @@ pub async fn evaluate_service(
     policy: &GatePolicy,
 ) -> Vec<SloStatus> {
     let selected = slo::selected(service, slo, &catalog.alert_windows);
-    let plan = slo::plan(&selected);
+    let plan = plan::plan(&selected);
     let queries: Vec<String> = plan.queries.iter().map(|(_, q)| q.clone()).collect();
     let results = source.instant_all(&queries, at).await;
     let fetched: BTreeMap<_, WindowResult> = plan
@@ -191,3 +192,7 @@ pub fn status_json(statuses: &[SloStatus], at: DateTime<Utc>) -> Value {
         .collect();
     json!({"evaluated_at": rfc3339(at), "slos": slos})
 }
+
+#[cfg(test)]
+#[path = "evaluate_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::describe;
 use crate::analysis::slo::period_point;
-use crate::source::prometheus::PrometheusSource;
+use crate::source::prometheus::QuerySource;
 use crate::spec::Slo;
 
 /// Most points a series may have, whatever is asked.
@@ -25,7 +25,7 @@ pub struct SloPoint {
 /// The SLO's SLI and budget over the period ending at `at`, at most `points` times (bounded
 /// by [`MAX_POINTS`]); times without data are left out. The error is a reason in words.
 pub async fn slo_series(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     slo: &Slo,
     at: i64,
     points: usize,

@@ -1,5 +1,7 @@
 //! What a team's weekly report says, gathered from the same evaluator as the gates
-//! ([`crate::evaluate::evaluate_service`]), Prometheus `ALERTS`, and the verdict history.
+//! ([`crate::evaluate::evaluate_service`]), Prometheus `ALERTS`, and the verdict history. The
+//! catalog at the week's end comes from the shared status cache: every team's report of one
+//! run (and the pages asking meanwhile) share one evaluation.
 //!
 //! How each figure is defined (the README's "The weekly report" says the same):
 //! - **attainment over the week**: the SLI over the week's exact length (167, 168 or 169 hours,
@@ -27,10 +29,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::week::IsoWeek;
-use crate::analysis::slo::{self, GatePolicy, LABEL_PART, SloStatus};
+use crate::analysis::slo::{GatePolicy, SloStatus};
+use crate::evaluate::catalog::{StatusCache, Wanted};
+use crate::evaluate::plan::{LABEL_PART, plan};
 use crate::evaluate::{describe, evaluate_service};
-use crate::generate::windows::alert_windows_with;
-use crate::source::prometheus::{PrometheusSource, SourceError};
+use crate::source::prometheus::{QuerySource, SourceError};
+use crate::spec::windows::alert_windows_with;
 use crate::spec::{Catalog, Period, PromDuration, ServiceLevels, Slo};
 use crate::store::{HistoryFilter, Store, StoreError};
 use crate::verdict::{Outcome, VerdictKind};
@@ -180,18 +184,20 @@ pub fn teams(catalog: &Catalog) -> BTreeMap<String, Vec<&ServiceLevels>> {
 /// What collecting needs: where the numbers come from.
 #[derive(Clone)]
 pub struct Sources {
-    /// Prometheus.
-    pub prometheus: PrometheusSource,
+    /// Prometheus (at status priority: a report never holds up a gate).
+    pub prometheus: Arc<dyn QuerySource>,
     /// The verdict history; `None` reports no rollouts (e.g. a dry run without a database).
     pub store: Option<Arc<Store>>,
     /// The gate policy (the budget floor), so the verdicts match the gates'.
     pub policy: GatePolicy,
+    /// Catalog evaluations shared with the pages (in `serve`) and between teams.
+    pub status_cache: Arc<StatusCache>,
 }
 
 /// Gathers `team`'s report for `week` (boundaries in `tz`).
 pub async fn collect_team(
     sources: &Sources,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     team: &str,
     week: IsoWeek,
     tz: Tz,
@@ -206,10 +212,26 @@ pub async fn collect_team(
         .instant("vector(1)", end.timestamp())
         .await
         .map_err(|e| CollectError::Prometheus(describe(&e)))?;
-    let firings = alerts(&sources.prometheus, start, end).await?;
+    let firings = alerts(sources.prometheus.as_ref(), start, end).await?;
+    let at_end = sources
+        .status_cache
+        .statuses(
+            &sources.prometheus,
+            catalog,
+            sources.policy,
+            Wanted::At(end.timestamp()),
+        )
+        .await
+        .map_err(CollectError::Prometheus)?;
     let mut reports = Vec::new();
     for service in services {
-        let mut report = collect_service(sources, catalog, service, week, tz).await?;
+        let period: Vec<SloStatus> = at_end
+            .statuses
+            .iter()
+            .filter(|s| s.service == service.service)
+            .cloned()
+            .collect();
+        let mut report = collect_service(sources, catalog, service, &period, week, tz).await?;
         report.alerts = firings
             .iter()
             .filter(|(s, _)| s == &service.service)
@@ -242,15 +264,15 @@ async fn collect_service(
     sources: &Sources,
     catalog: &Catalog,
     service: &ServiceLevels,
+    period: &[SloStatus],
     week: IsoWeek,
     tz: Tz,
 ) -> Result<ServiceReport, CollectError> {
     let (start, end) = week.bounds(tz);
     let (prev_start, _) = week.previous().bounds(tz);
-    let source = &sources.prometheus;
+    let source = sources.prometheus.as_ref();
     let policy = &sources.policy;
     let at = end.timestamp();
-    let period = evaluate_service(source, catalog, service, None, at, policy).await;
     let this_week = with_period(service, at - start.timestamp());
     let weekly = evaluate_service(source, catalog, &this_week, None, at, policy).await;
     let last_week = with_period(service, start.timestamp() - prev_start.timestamp());
@@ -259,7 +281,7 @@ async fn collect_service(
     let mut slos = Vec::new();
     for slo in &service.slos {
         let find = |all: &[SloStatus]| all.iter().find(|s| s.slo == slo.name).cloned();
-        let (Some(p), Some(w), Some(prev)) = (find(&period), find(&weekly), find(&previous)) else {
+        let (Some(p), Some(w), Some(prev)) = (find(period), find(&weekly), find(&previous)) else {
             continue;
         };
         let burn_down = burn_down(source, catalog, slo, start, end).await;
@@ -326,14 +348,14 @@ fn slo_report(
 /// The budget remaining over `slo`'s period, hourly from `start` to `end`, from the same query
 /// the evaluator sends for the period window. Empty when Prometheus has nothing.
 async fn burn_down(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     catalog: &Catalog,
     slo: &Slo,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Vec<(i64, f64)> {
     let windows = alert_windows_with(slo.period.nominal(), &catalog.alert_windows);
-    let plan = slo::plan(&[(slo, windows)]);
+    let plan = plan(&[(slo, windows)]);
     let period = slo.period.nominal();
     let Some((_, query)) = plan.queries.iter().find(|(w, _)| *w == period) else {
         return Vec::new();
@@ -356,7 +378,7 @@ async fn burn_down(
 
 /// Firings of SLO alerts during `[start, end)`, by service.
 async fn alerts(
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<(String, AlertFiring)>, CollectError> {

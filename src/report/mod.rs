@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod smtp;
 pub mod week;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -73,7 +74,7 @@ pub const DRY_RUN_FROM: &str = "slogate <slogate@localhost>";
 pub async fn prepare(
     settings: &ReportSettings,
     sources: &Sources,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     team: &str,
     week: IsoWeek,
     to: &[Mailbox],

@@ -108,7 +108,7 @@ impl Reporter {
     /// Enqueues every team's report for `week` that is not in the outbox yet.
     pub async fn enqueue_week(
         &self,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         week: IsoWeek,
         now: DateTime<Utc>,
     ) -> Vec<(String, TeamOutcome)> {
@@ -125,7 +125,7 @@ impl Reporter {
 
     async fn enqueue_team(
         &self,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         team: &str,
         week: IsoWeek,
         now: DateTime<Utc>,
@@ -176,7 +176,7 @@ impl Reporter {
     /// Enqueues what is due at `now`; returns the week (if any) and each team's outcome.
     pub async fn tick(
         &self,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         now: DateTime<Utc>,
     ) -> Option<(IsoWeek, Vec<(String, TeamOutcome)>)> {
         let week = due_week(&self.settings, now)?;
@@ -245,6 +245,7 @@ async fn blocking<T: Send + 'static>(
 mod tests {
     use super::*;
     use crate::analysis::slo::GatePolicy;
+    use crate::evaluate::catalog::StatusCache;
     use crate::report::config::ReportConfig;
     use crate::source::{PrometheusSettings, PrometheusSource};
 
@@ -316,9 +317,10 @@ mod tests {
         Reporter {
             settings: settings("recipients: {default: [sre@example.com]}"),
             sources: Sources {
-                prometheus,
+                prometheus: Arc::new(prometheus),
                 store: Some(store.clone()),
                 policy: GatePolicy::default(),
+                status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
             },
             store,
         }
@@ -372,7 +374,7 @@ slos:
         };
         store.mark_sent(id, Utc::now()).unwrap();
         let r = reporter(store.clone());
-        let outcomes = r.enqueue_week(&catalog(), week, Utc::now()).await;
+        let outcomes = r.enqueue_week(&Arc::new(catalog()), week, Utc::now()).await;
         assert_eq!(outcomes.len(), 2, "{outcomes:?}");
         assert_eq!(
             outcomes[1],

@@ -6,8 +6,9 @@
 //! analysis in the history. A service no canary analysis has asked about yet has nothing to
 //! backtest, and the page says so. A backtest is redone when the stable version changes (the
 //! gate wakes the job after each canary verdict) and when the last one is older than
-//! `calibration.every`. One service at a time, so the job never adds more than one service's
-//! range queries to Prometheus' load.
+//! `calibration.every`. One service at a time, at the pages' priority of the query budget, so
+//! the job never adds more than one service's range queries to Prometheus' load and never
+//! takes a permit kept for the gates.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use super::state::AppState;
 use crate::evaluate::calibrate::{
     CalibrationRequest, GOAL_EVER_FAILED, GOAL_PAUSED, calibrate, calibrations_json,
 };
-use crate::source::PrometheusSource;
+use crate::source::QuerySource;
 use crate::spec::{CanaryMeasure, ServiceLevels};
 use crate::store::{HistoryFilter, StoredCalibration};
 use crate::verdict::{VerdictKind, rfc3339};
@@ -32,25 +33,13 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(600);
 /// A backtest that failed (Prometheus did not answer any of the metric's queries) is tried
 /// again after this long, not at every wake-up.
 const RETRY_AFTER: Duration = Duration::from_secs(600);
-/// The deadline of one backtest query: a day of one-minute points is a heavier query than a
-/// gate's, and nobody waits on it.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Runs the job until the process stops; returns at once when `calibration.every` is `0s`.
 pub async fn run(state: AppState) {
     let Some(every) = state.settings.calibration.every else {
         return;
     };
-    let source = match PrometheusSource::new(crate::source::PrometheusSettings {
-        query_timeout: QUERY_TIMEOUT,
-        ..state.settings.prometheus.clone()
-    }) {
-        Ok(source) => source,
-        Err(e) => {
-            tracing::error!(error = %e, "the calibration job cannot reach Prometheus: no backtests");
-            return;
-        }
-    };
+    // The pages' share of the query budget: a backtest never takes a gate's permit.
+    let source = state.source.clone();
     let mut failed: HashMap<String, (String, Instant)> = HashMap::new();
     let mut ticks = tokio::time::interval(CHECK_INTERVAL);
     loop {
@@ -75,7 +64,7 @@ pub async fn run(state: AppState) {
             {
                 continue;
             }
-            match backtest(&state, &source, service, &version).await {
+            match backtest(&state, source.as_ref(), service, &version).await {
                 Ok(()) => {
                     failed.remove(&service.service);
                 }
@@ -127,7 +116,7 @@ async fn due(state: &AppState, service: &str, version: &str, every: Duration) ->
 /// must not replace a good backtest with a page of errors.
 async fn backtest(
     state: &AppState,
-    source: &PrometheusSource,
+    source: &dyn QuerySource,
     service: &ServiceLevels,
     version: &str,
 ) -> Result<(), String> {

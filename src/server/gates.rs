@@ -63,7 +63,7 @@ pub(super) async fn run_canary(
     let (start, end) = (gate.request.start, gate.request.end);
     let sources = CanarySources {
         service: gate.service.service.clone(),
-        prometheus: &state.source,
+        prometheus: state.gate_source.as_ref(),
         spans: Some(&state.spans),
     };
     let evaluation = judge_canary(
@@ -117,7 +117,7 @@ pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict,
     };
     let slo = body.slo.as_deref();
     let evaluation = evaluate_service(
-        &state.source,
+        state.gate_source.as_ref(),
         &catalog,
         service,
         slo,

@@ -161,6 +161,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
                 policy: GatePolicy {
                     budget_floor: state.settings.gate.budget_floor,
                 },
+                status_cache: state.status_cache.clone(),
             },
             store: state.store.clone(),
         };

@@ -7,9 +7,10 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::Settings;
+use crate::evaluate::catalog::StatusCache;
 use crate::notify::GateNotifier;
-use crate::source::PrometheusSource;
 use crate::source::traces::{DecodeBudget, SpanStore};
+use crate::source::{Priority, PrometheusSource, QuerySource};
 use crate::spec::Catalog;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -24,8 +25,14 @@ pub struct Inner {
     pub settings: Settings,
     /// The last good set of definitions; a bad edit on disk never replaces it.
     catalog: RwLock<Arc<Catalog>>,
-    /// Prometheus.
-    pub source: PrometheusSource,
+    /// Prometheus for pages, the status API, the report and readiness: these queries take
+    /// only the budget's shared permits.
+    pub source: Arc<dyn QuerySource>,
+    /// The same Prometheus (one connection pool, one budget) at gate priority: the gates' own
+    /// door, so a burst of page views never holds up a rollout.
+    pub gate_source: Arc<dyn QuerySource>,
+    /// Catalog evaluations shared by the overview, `GET /api/v1/slos` and the report.
+    pub status_cache: Arc<StatusCache>,
     /// Verdict history.
     pub store: Arc<Store>,
     /// slogate's own metrics, for `/metrics`.
@@ -64,10 +71,13 @@ impl AppState {
         let settings_spans = settings.traces.spans.clone();
         let max_exports = settings.traces.max_concurrent_exports;
         let decode_budget = DecodeBudget::new(settings.traces.decode_budget_bytes);
+        let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
         AppState(Arc::new(Inner {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),
-            source,
+            gate_source: Arc::new(source.with_priority(Priority::Gate)),
+            source: Arc::new(source.with_priority(Priority::Status)),
+            status_cache,
             store,
             telemetry,
             spans: SpanStore::new(settings_spans),

@@ -15,5 +15,6 @@ pub mod prometheus;
 pub mod traces;
 
 pub use prometheus::{
-    PrometheusSettings, PrometheusSource, Sample, Series, SettingsError, SourceError, redact,
+    BudgetSettings, Priority, PrometheusSettings, PrometheusSource, QueryBudget, QuerySource,
+    Sample, Series, SettingsError, SourceError, redact,
 };

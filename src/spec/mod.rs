@@ -18,6 +18,7 @@ pub mod openslo;
 pub mod query;
 pub mod routing;
 pub mod sloth;
+pub mod windows;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -285,6 +285,24 @@ pub fn copy_definitions(into: &Path) -> PathBuf {
     target
 }
 
+/// The example definitions plus `extra` services with reconciliation-backend's SLOs (its
+/// real series: real work for Prometheus) under other names.
+pub fn with_extra_services(dir: &Path, extra: usize) -> PathBuf {
+    let slos = copy_definitions(dir);
+    let text = std::fs::read_to_string(slos.join("reconciliation-backend.yaml")).unwrap();
+    // The SLOs only: the plain alerts after them have names of their own.
+    let (objectives, _alerts) = text.split_once("\nalerts:").unwrap();
+    for i in 0..extra {
+        let renamed = objectives.replace(
+            "service: reconciliation-backend\nteam: reconciliation\n",
+            &format!("service: load-{i:02}\nteam: load-{}\n", i % 5),
+        );
+        assert_ne!(renamed, objectives);
+        std::fs::write(slos.join(format!("load-{i:02}.yaml")), renamed).unwrap();
+    }
+    slos
+}
+
 const SPAN: u64 = 3 * 3600;
 
 fn workload(service: &str, version: Option<&str>, error_ratio: f64, slow_ratio: f64) -> Workload {

@@ -12,7 +12,7 @@ use futures::future::join_all;
 
 use crate::analysis::canary::{self, CanaryJudgement, MetricData};
 use crate::analysis::sequential::{self, AnalysisState, Judging};
-use crate::source::prometheus::PrometheusSource;
+use crate::source::prometheus::QuerySource;
 use crate::source::traces::SpanStore;
 use crate::spec::CanaryProfile;
 use crate::verdict::{Check, Verdict, VerdictKind, Window, new_id, rfc3339};
@@ -41,7 +41,7 @@ pub struct CanarySources<'a> {
     /// The service analysed (trace metrics select its spans).
     pub service: String,
     /// Prometheus, for the `prometheus` metrics.
-    pub prometheus: &'a PrometheusSource,
+    pub prometheus: &'a dyn QuerySource,
     /// The spans received over OTLP, for the `traces` metrics; `None` outside `slogate serve`
     /// (those metrics are then `nodata`).
     pub spans: Option<&'a SpanStore>,

@@ -14,9 +14,9 @@ use super::view::{burn_text, encode};
 use crate::analysis::slo::SloStatus;
 use crate::evaluate::series::{SloPoint, slo_series};
 use crate::generate::grafana::{OVERVIEW_UID, dashboard_uid};
-use crate::generate::windows::alert_windows_with;
 use crate::server::state::AppState;
 use crate::server::status::statuses;
+use crate::spec::windows::alert_windows_with;
 
 /// Points of each chart.
 pub const CHART_POINTS: usize = 120;
@@ -175,7 +175,7 @@ pub async fn page(
         statuses(&state, std::slice::from_ref(&service), Some(&slo), at),
         tokio::time::timeout(
             deadline,
-            slo_series(&state.source, spec, at.timestamp(), CHART_POINTS)
+            slo_series(state.source.as_ref(), spec, at.timestamp(), CHART_POINTS)
         ),
     );
     let status = status?

@@ -86,6 +86,14 @@ pub enum SettingsError {
         /// The underlying reason.
         reason: String,
     },
+    /// A query budget that would leave some queries no permit.
+    #[error("{setting}: {message}")]
+    Budget {
+        /// The setting at fault (`prometheus.reserved_for_gates`).
+        setting: &'static str,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Sorts a failed attempt of `query` into a [`SourceError`]. `timeout` is the attempt's

@@ -9,12 +9,17 @@
 //!   PromQL, 4xx) is not, since it would fail the same way again.
 //! - Errors name the failing query and the cause, and never carry credentials: the URL's
 //!   `user:password@` becomes a basic-auth header (by reqwest) and is cut from every message.
-//! - [`PrometheusSource`] is an `Arc` inside: clone it freely, share it across tasks.
+//! - [`PrometheusSource`] is an `Arc` inside: clone it freely, share it across tasks. It is the
+//!   one door to Prometheus: every query of the process, from every clone, first takes a permit
+//!   of one [`QueryBudget`] (see [`budget`]), at the priority of the clone that sends it
+//!   ([`PrometheusSource::with_priority`]: gates before pages and reports).
 //!
 //! Queries are sent with POST (a form body, as Grafana does) so that long PromQL (many
 //! windows, big regexes) never hits a URL length limit in Prometheus or a proxy in front of it.
 
+pub mod budget;
 mod decode;
+mod door;
 mod error;
 
 use std::collections::BTreeMap;
@@ -24,22 +29,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
 use prometheus_http_query::Client;
 use prometheus_http_query::response::PromqlResult;
 
 use crate::telemetry::names;
 
+pub use budget::{BudgetSettings, Priority, QueryBudget};
+pub use door::QuerySource;
 pub use error::{SettingsError, SourceError, redact};
 
 /// The longest pause between two attempts, whatever the configured backoff: a gate waits on
 /// these queries while Argo or Flagger wait on the gate, so retries must stay short.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How many queries of one [`PrometheusSource::instant_all`] are in flight at once. Enough to
-/// fetch a service's windows in one or two round trips, yet well under Prometheus' default
-/// `--query.max-concurrency` (20), so slogate never takes every slot from rule evaluation
-/// and dashboards.
+/// How many queries of one [`PrometheusSource::instant_all`] are started at once. Enough to
+/// fetch a service's windows in one or two round trips; what bounds the process as a whole is
+/// the [`QueryBudget`], which every query passes.
 pub const MAX_CONCURRENT_QUERIES: usize = 8;
 
 /// How to reach Prometheus and how patient to be with it.
@@ -54,6 +59,8 @@ pub struct PrometheusSettings {
     pub retries: u32,
     /// Pause before the first retry, doubled for each later one and capped at [`MAX_BACKOFF`].
     pub backoff: Duration,
+    /// Queries in flight at most across the process, and how many of them only gates take.
+    pub budget: BudgetSettings,
 }
 
 impl Default for PrometheusSettings {
@@ -65,6 +72,7 @@ impl Default for PrometheusSettings {
             query_timeout: Duration::from_secs(4),
             retries: 2,
             backoff: Duration::from_millis(100),
+            budget: BudgetSettings::default(),
         }
     }
 }
@@ -77,6 +85,7 @@ impl fmt::Debug for PrometheusSettings {
             .field("query_timeout", &self.query_timeout)
             .field("retries", &self.retries)
             .field("backoff", &self.backoff)
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -127,6 +136,9 @@ pub struct Series {
 pub struct PrometheusSource {
     /// Shared so that a server can hand one source to every request handler.
     inner: Arc<Inner>,
+    /// Which permits this clone's queries take ([`Priority::Status`] unless a gate asked for
+    /// its own clone): the one thing clones do not share.
+    priority: Priority,
 }
 
 struct Inner {
@@ -138,6 +150,8 @@ struct Inner {
     display_url: String,
     /// Requests sent so far (retries included), so callers and tests can bound round trips.
     round_trips: AtomicU64,
+    /// The permits every query of every clone takes first.
+    budget: QueryBudget,
 }
 
 impl fmt::Debug for PrometheusSource {
@@ -145,6 +159,7 @@ impl fmt::Debug for PrometheusSource {
         f.debug_struct("PrometheusSource")
             .field("settings", &self.inner.settings)
             .field("round_trips", &self.round_trips())
+            .field("priority", &self.priority)
             .finish()
     }
 }
@@ -183,14 +198,35 @@ impl PrometheusSource {
         let base = settings.url.trim_end_matches('/');
         let client =
             Client::from(http, base).map_err(|e| invalid(error::redact(&e.to_string())))?;
+        if let Some((setting, message)) = settings.budget.problem() {
+            return Err(SettingsError::Budget { setting, message });
+        }
+        let budget = QueryBudget::new(settings.budget);
         Ok(PrometheusSource {
             inner: Arc::new(Inner {
                 client,
                 settings,
                 display_url,
                 round_trips: AtomicU64::new(0),
+                budget,
             }),
+            // Anything not marked as a gate waits behind gates: the safe side to forget on.
+            priority: Priority::Status,
         })
+    }
+
+    /// A clone whose queries take permits at `priority` (same connection pool, budget and
+    /// count).
+    pub fn with_priority(&self, priority: Priority) -> Self {
+        PrometheusSource {
+            inner: self.inner.clone(),
+            priority,
+        }
+    }
+
+    /// The budget every clone's queries share (its permits in flight, for metrics and tests).
+    pub fn budget(&self) -> &QueryBudget {
+        &self.inner.budget
     }
 
     /// One instant query at `at` (unix seconds). Scalars become one Sample with no labels. NaN
@@ -211,20 +247,13 @@ impl PrometheusSource {
     }
 
     /// Many instant queries at once (concurrently, not one after another, at most
-    /// [`MAX_CONCURRENT_QUERIES`] in flight); results in input order.
+    /// [`MAX_CONCURRENT_QUERIES`] started together); results in input order.
     pub async fn instant_all(
         &self,
         queries: &[String],
         at: i64,
     ) -> Vec<Result<Vec<Sample>, SourceError>> {
-        // Each future owns its query: a future borrowing it through a closure's argument
-        // would have to work for every lifetime of that borrow, which rustc cannot prove
-        // Send, and axum handlers must be Send.
-        let owned = queries.iter().cloned();
-        stream::iter(owned.map(|query| async move { self.instant(&query, at).await }))
-            .buffered(MAX_CONCURRENT_QUERIES)
-            .collect()
-            .await
+        QuerySource::instant_all(self, queries, at).await
     }
 
     /// A range query from `start` to `end` (unix seconds, both included) every `step`; canary
@@ -279,6 +308,12 @@ impl PrometheusSource {
         let settings = &self.inner.settings;
         let mut retry = 0;
         loop {
+            // Per attempt, not across the pause before a retry: a waiting permit is one a gate
+            // could use. The wait is not part of the attempt's timeout (Prometheus is not
+            // slow; slogate is busy), and callers bound it with their own deadline.
+            let permit = self.inner.budget.acquire(self.priority).await;
+            let in_flight = metrics::gauge!(names::PROMETHEUS_IN_FLIGHT);
+            in_flight.set(self.inner.budget.in_flight() as f64);
             self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
             let outcome = match tokio::time::timeout(settings.query_timeout, attempt()).await {
@@ -291,6 +326,8 @@ impl PrometheusSource {
             let result = if outcome.is_ok() { "ok" } else { "error" };
             metrics::histogram!(names::PROMETHEUS_QUERY_DURATION, "outcome" => result)
                 .record(started.elapsed().as_secs_f64());
+            drop(permit);
+            in_flight.set(self.inner.budget.in_flight() as f64);
             match outcome {
                 Err(e) if e.is_transient() && retry < settings.retries => {
                     retry += 1;

@@ -32,6 +32,9 @@ pub use census::CensusLimits;
 pub use decode::{
     DecodeError, DecodeLimits, Decoded, Encoding, decode, encode_response, encoding_of,
 };
+/// The seeded generator, for other modules' deterministic tests too.
+#[cfg(test)]
+pub(crate) use reservoir::SplitMix64;
 pub use settings::{DEFAULT_MEMORY_BUDGET, MAX_FUTURE, SpanSettings};
 pub use span::{HTTP_STATUS, MAX_NAME_BYTES, SERVICE_NAME};
 pub use windows::{IngestOutcome, STORE_FULL, SpanSample, SpanStore, StoreStats};
