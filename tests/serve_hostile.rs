@@ -436,3 +436,41 @@ fn a_token_opens_only_the_routes_of_its_scopes() {
     assert_eq!(login(argo), 401);
     assert_eq!(login(viewer), 303);
 }
+
+#[test]
+fn a_write_locked_database_does_not_hold_the_answer_past_the_deadline() {
+    let prometheus = PrometheusGuard::start(&support::slogate::example_scenario());
+    let mut options = ServeOptions::new(&prometheus.url);
+    options.config = "request_deadline: 2s\nprometheus: {query_timeout: 1s}\n".to_string();
+    let slogate = SlogateGuard::start(&options);
+    let ask = |client: &Client| {
+        client
+            .post(format!("{}/api/v1/gates/slo", slogate.url))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"service": "reconciliation-backend"}"#)
+            .send()
+    };
+    let free: Value = ask(&no_redirects()).unwrap().json().unwrap();
+    assert_eq!(free["verdict"], "pass", "{free:#}");
+
+    // Another process holds the write lock; SQLite's own busy wait is 5 s. Argo gives up at
+    // 10 s; this client at 5 s, so only an answer bounded by the 2 s deadline arrives.
+    let lock = rusqlite::Connection::open(&slogate.db).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let impatient = Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let locked: Value = ask(&impatient)
+        .expect("answered within Argo's patience")
+        .json()
+        .unwrap();
+    lock.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(locked["verdict"], "inconclusive", "{locked:#}");
+    let summary = locked["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("not written to the history") && summary.contains("deadline"),
+        "{summary}"
+    );
+}

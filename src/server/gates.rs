@@ -59,6 +59,7 @@ pub(super) async fn run_canary(
     let catalog = state.catalog();
     let gate = requests::canary_gate(&catalog, body, Utc::now())?;
     let started = Instant::now();
+    let deadline = Deadline::starting(state);
     let confidence = state.settings.gate.confidence;
     let (start, end) = (gate.request.start, gate.request.end);
     let sources = CanarySources {
@@ -74,7 +75,7 @@ pub(super) async fn run_canary(
         confidence,
     );
     let (verdict, distributions) =
-        match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
+        match tokio::time::timeout_at(deadline.evaluation, evaluation).await {
             Ok(judgement) => (
                 canary_verdict(&gate.service.service, &judgement, start, end),
                 distributions_json(&judgement),
@@ -102,7 +103,7 @@ pub(super) async fn run_canary(
         slos: Vec::new(),
         present: true,
     };
-    let verdict = record(state, verdict, inputs, about).await;
+    let verdict = record(state, verdict, inputs, about, deadline.answer).await;
     // The baseline may be a new stable version to backtest the profile on.
     state.calibration_wake.notify_one();
     Ok(verdict)
@@ -112,6 +113,7 @@ pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict,
     let catalog = state.catalog();
     let (service, at) = requests::slo_gate(&catalog, body, Utc::now())?;
     let started = Instant::now();
+    let deadline = Deadline::starting(state);
     let policy = GatePolicy {
         budget_floor: state.settings.gate.budget_floor,
     };
@@ -125,7 +127,7 @@ pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict,
         &policy,
     );
     let mut numbers = Vec::new();
-    let verdict = match tokio::time::timeout(state.settings.request_deadline, evaluation).await {
+    let verdict = match tokio::time::timeout_at(deadline.evaluation, evaluation).await {
         Ok(statuses) => {
             numbers = statuses.iter().map(SloNumbers::from).collect();
             slo_gate_verdict(&service.service, &statuses, at)
@@ -155,7 +157,32 @@ pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict,
         slos: numbers,
         present: Utc::now() - at <= PAST,
     };
-    Ok(record(state, verdict, inputs, about).await)
+    Ok(record(state, verdict, inputs, about, deadline.answer).await)
+}
+
+/// One deadline for the whole gate request (`request_deadline`, under Argo's 10 s): the
+/// evaluation ends [`WRITE_RESERVE`] before it, so the history and outbox writes fit in what
+/// is left, and the answer goes out at the deadline whatever they do.
+struct Deadline {
+    /// When the evaluation is cut off.
+    evaluation: tokio::time::Instant,
+    /// When the answer goes out.
+    answer: tokio::time::Instant,
+}
+
+/// The time kept for the writes after the evaluation: a quarter of the deadline, at most 1 s
+/// (a healthy write takes milliseconds).
+const WRITE_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Deadline {
+    fn starting(state: &AppState) -> Deadline {
+        let now = tokio::time::Instant::now();
+        let total = state.settings.request_deadline;
+        Deadline {
+            evaluation: now + total - WRITE_RESERVE.min(total / 4),
+            answer: now + total,
+        }
+    }
 }
 
 /// What a canary verdict was made from: enough to explain a failed rollout later.
@@ -255,20 +282,34 @@ struct About {
 const PAST: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Writes the verdict to the history before it is answered, then queues the notifications it
-/// calls for. A verdict that could not be written is answered all the same, but never as
-/// `pass`: a pass nobody can look up later is downgraded to `inconclusive`, with the reason.
-async fn record(state: &AppState, verdict: Verdict, inputs: Value, about: About) -> Verdict {
+/// calls for, both by `deadline`. A verdict that could not be written (or not in time) is
+/// answered all the same, but never as `pass`: a pass nobody can look up later is downgraded
+/// to `inconclusive`, with the reason. A write cut off by the deadline may still land later,
+/// holding the verdict as judged; notifications not queued by then are queued in the
+/// background.
+async fn record(
+    state: &AppState,
+    verdict: Verdict,
+    inputs: Value,
+    about: About,
+    deadline: tokio::time::Instant,
+) -> Verdict {
     let store = state.store.clone();
     let record = VerdictRecord {
         verdict: verdict.clone(),
         inputs,
         recorded_at: Utc::now(),
     };
-    let written = tokio::task::spawn_blocking(move || store.record(&record)).await;
-    let failure = match written {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(e) => Some(format!("the history writer stopped: {e}")),
+    let writing = tokio::task::spawn_blocking(move || store.record(&record));
+    let failure = match tokio::time::timeout_at(deadline, writing).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(e))) => Some(e.to_string()),
+        Ok(Err(e)) => Some(format!("the history writer stopped: {e}")),
+        Err(_) => Some(
+            "the write did not finish within the gate's deadline (the database is locked or \
+             slow)"
+                .to_string(),
+        ),
     };
     let verdict = match failure {
         None => {
@@ -292,7 +333,12 @@ async fn record(state: &AppState, verdict: Verdict, inputs: Value, about: About)
     tracing::info!(verdict_id = %verdict.id, service = %verdict.service, kind,
         outcome = %verdict.verdict, summary = %verdict.summary, "verdict");
     if about.present {
-        notify(state, &verdict, about).await;
+        let queued = notify(state.clone(), verdict.clone(), about);
+        if tokio::time::timeout_at(deadline, queued).await.is_err() {
+            tracing::warn!(verdict_id = %verdict.id, service = %verdict.service,
+                "the verdict's notifications were not queued by the gate's deadline; answered \
+                 first, they are queued in the background");
+        }
     } else {
         tracing::info!(verdict_id = %verdict.id, service = %verdict.service,
             "a look at the past: recorded, not notified");
@@ -302,7 +348,7 @@ async fn record(state: &AppState, verdict: Verdict, inputs: Value, about: About)
 
 /// Queues what the verdict's change of outcome calls for. Any failure is logged and counted;
 /// the verdict is answered as it is.
-async fn notify(state: &AppState, verdict: &Verdict, about: About) {
+async fn notify(state: AppState, verdict: Verdict, about: About) {
     let judged = Judged {
         verdict: verdict.clone(),
         team: about.team,
