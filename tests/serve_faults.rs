@@ -281,3 +281,25 @@ fn wait_until(mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_partial_answer_is_never_judged() {
+    let prometheus = PrometheusGuard::start(&example_scenario());
+    let thanos = support::counting::CountingProxy::partial(
+        &prometheus.url,
+        "partial response: store eu-west-1 did not answer",
+    );
+    let slogate = SlogateGuard::start(&ServeOptions::new(&thanos.url));
+    let (status, verdict) = slogate.post("/api/v1/gates/slo", SLO);
+    assert_eq!(status, 200, "{verdict:#}");
+    assert_eq!(verdict["verdict"], "inconclusive", "{verdict:#}");
+    let reason = reason_of(&verdict);
+    assert!(
+        reason.contains("only in part") && reason.contains("store eu-west-1"),
+        "{reason}"
+    );
+    // The same data, whole, passes: the warning alone made the difference.
+    let whole = SlogateGuard::start(&ServeOptions::new(&prometheus.url));
+    let (_, verdict) = whole.post("/api/v1/gates/slo", SLO);
+    assert_eq!(verdict["verdict"], "pass", "{verdict:#}");
+}

@@ -80,6 +80,9 @@ pub fn describe(error: &SourceError) -> String {
         SourceError::Rejected { message, .. } => {
             format!("Prometheus refused the query ({message})")
         }
+        SourceError::Partial { warnings, .. } => format!(
+            "Prometheus answered only in part ({warnings}); part of the data is no evidence"
+        ),
         SourceError::Failed { message, .. } => format!("Prometheus failed ({message})"),
     }
 }

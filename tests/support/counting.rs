@@ -3,7 +3,8 @@
 //! flight at once, as Prometheus would see them. Optionally it plays a slow Prometheus: each
 //! request holds one of `max_concurrency` slots (Prometheus' `--query.max-concurrency`, FIFO)
 //! for `delay` before it is forwarded, so a flood of queries queues as it would on a busy
-//! server. It binds 127.0.0.1 on a free port, forwards only to the loopback upstream it was
+//! server. Or a Thanos that lost a store: [`CountingProxy::partial`] adds a warning to every
+//! query answer, as a partial response does. It binds 127.0.0.1 on a free port, forwards only to the loopback upstream it was
 //! given, and stops when dropped.
 
 use std::sync::Arc;
@@ -61,6 +62,8 @@ struct Proxy {
     client: reqwest::Client,
     slots: Option<(Semaphore, Duration)>,
     counts: Arc<Counts>,
+    /// Added to every query answer's `warnings`.
+    warning: Option<String>,
 }
 
 /// A running proxy; dropping it stops it.
@@ -74,6 +77,19 @@ pub struct CountingProxy {
 impl CountingProxy {
     /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`), slowed when `slowness` is set.
     pub fn start(upstream: &str, slowness: Option<Slowness>) -> CountingProxy {
+        Self::start_with(upstream, slowness, None)
+    }
+
+    /// A proxy whose every query answer carries `warning`, as Thanos' partial responses do.
+    pub fn partial(upstream: &str, warning: &str) -> CountingProxy {
+        Self::start_with(upstream, None, Some(warning.to_string()))
+    }
+
+    fn start_with(
+        upstream: &str,
+        slowness: Option<Slowness>,
+        warning: Option<String>,
+    ) -> CountingProxy {
         let upstream = upstream.trim_end_matches('/').to_string();
         assert!(
             upstream.starts_with("http://127.0.0.1:"),
@@ -85,6 +101,7 @@ impl CountingProxy {
             client: reqwest::Client::new(),
             slots: slowness.map(|s| (Semaphore::new(s.max_concurrency), s.delay)),
             counts: counts.clone(),
+            warning,
         });
         let app = Router::new().fallback(forward).with_state(proxy);
         let served = Served::start(app);
@@ -145,7 +162,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     };
     let status = answer.status();
     let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut bytes = answer.bytes().await.unwrap_or_default();
+    if let Some(warning) = &proxy.warning
+        && path.starts_with("/api/v1/query")
+        && let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        json["warnings"] = serde_json::json!([warning]);
+        bytes = serde_json::to_vec(&json).unwrap().into();
+    }
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     if let Some(ct) = content_type {

@@ -34,6 +34,18 @@ pub enum SourceError {
         /// Prometheus' explanation (e.g. the parse error and its position), or the HTTP status.
         message: String,
     },
+    /// An answer that says it is incomplete: `warnings` in Prometheus' JSON (Thanos, Cortex and
+    /// Mimir partial responses: a store or ingester did not answer). A part of the data is
+    /// not evidence, so it is never judged; retried like a failure.
+    #[error(
+        "Prometheus answered query `{query}` only in part (warnings: {warnings}); a partial answer is not judged"
+    )]
+    Partial {
+        /// The PromQL sent.
+        query: String,
+        /// The warnings, joined (credentials removed).
+        warnings: String,
+    },
     /// 5xx or an undecodable answer, after retries.
     #[error("query `{query}` failed: {message}")]
     Failed {
@@ -51,6 +63,7 @@ impl SourceError {
             SourceError::Unreachable { query, .. }
             | SourceError::Timeout { query, .. }
             | SourceError::Rejected { query, .. }
+            | SourceError::Partial { query, .. }
             | SourceError::Failed { query, .. } => query,
         }
     }

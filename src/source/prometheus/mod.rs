@@ -17,6 +17,7 @@
 //! Queries are sent with POST (a form body, as Grafana does) so that long PromQL (many
 //! windows, big regexes) never hits a URL length limit in Prometheus or a proxy in front of it.
 
+mod answer;
 pub mod budget;
 mod decode;
 mod door;
@@ -240,7 +241,7 @@ impl PrometheusSource {
                     .query(query)
                     .at(at)
                     .timeout(timeout_ms)
-                    .post()
+                    .post_raw()
             })
             .await?;
         decode::instant(query, result)
@@ -272,7 +273,7 @@ impl PrometheusSource {
                     .client
                     .query_range(query, start, end, step.as_secs_f64())
                     .timeout(timeout_ms)
-                    .post()
+                    .post_raw()
             })
             .await?;
         decode::range(query, result)
@@ -303,7 +304,7 @@ impl PrometheusSource {
     ) -> Result<PromqlResult, SourceError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<PromqlResult, prometheus_http_query::Error>>,
+        Fut: Future<Output = Result<reqwest::Response, prometheus_http_query::Error>>,
     {
         let settings = &self.inner.settings;
         let mut retry = 0;
@@ -316,8 +317,14 @@ impl PrometheusSource {
             in_flight.set(self.inner.budget.in_flight() as f64);
             self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let outcome = match tokio::time::timeout(settings.query_timeout, attempt()).await {
-                Ok(answer) => answer.map_err(|e| error::classify(query, e, settings.query_timeout)),
+            let answered = async {
+                let response = attempt()
+                    .await
+                    .map_err(|e| error::classify(query, e, settings.query_timeout))?;
+                answer::read(query, response, settings.query_timeout).await
+            };
+            let outcome = match tokio::time::timeout(settings.query_timeout, answered).await {
+                Ok(answer) => answer,
                 Err(_elapsed) => Err(SourceError::Timeout {
                     query: query.to_string(),
                     after: settings.query_timeout,
