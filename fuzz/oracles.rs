@@ -92,3 +92,91 @@ pub fn promql_version_matcher_oracle(data: &[u8]) {
     }
     check(&expr, value, &out);
 }
+
+/// The spec loader, in every format it reads (slogate's own, Sloth, OpenSLO: it tells them by
+/// content): never a panic, and every diagnostic names the file it was given and a line in it
+/// (1-based, within the text).
+#[allow(dead_code)]
+pub fn spec_loader_oracle(data: &[u8]) {
+    use slogate::spec::load_texts;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let file = std::path::PathBuf::from("fuzzed.yaml");
+    let report = load_texts(&[(file.clone(), text.to_string())]);
+    let lines = text.lines().count().max(1) + 1;
+    for d in &report.diagnostics {
+        assert_eq!(d.file, file, "a diagnostic names another file: {d}");
+        assert!(
+            d.pos.line >= 1 && d.pos.line <= lines,
+            "a diagnostic's line {} is outside the text's {lines} lines: {d}",
+            d.pos.line
+        );
+        assert!(!d.message.is_empty(), "a diagnostic says nothing: {d}");
+    }
+}
+
+/// The gate bodies: the first byte picks the canary (even) or the SLO gate (odd), the rest is
+/// the JSON body, checked against a fixed set of definitions. Never a panic; an accepted canary
+/// ask has a window of 1 minute to 24 hours ending at most a minute from now, two different
+/// versions of the allowed characters, and keeps every critical metric of its profile.
+#[allow(dead_code)]
+pub fn gate_body_oracle(data: &[u8]) {
+    use slogate::server::requests::{CanaryBody, SloBody, canary_gate, parse_json, slo_gate};
+    const DEFINITIONS: &str = "apiVersion: slogate/v1
+kind: ServiceLevels
+service: shop
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        errors: sum(rate(http_requests_total{service=\"shop\",code=~\"5..\"}[{{window}}]))
+        total: sum(rate(http_requests_total{service=\"shop\"}[{{window}}]))
+canary:
+  metrics:
+    - name: errors
+      errors: sum(increase(http_requests_total{service=\"shop\",code=~\"5..\"}[{{window}}]))
+      total: sum(increase(http_requests_total{service=\"shop\"}[{{window}}]))
+      critical: true
+    - name: latency
+      query: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service=\"shop\"}[1m])))
+";
+    let Some((&kind, body)) = data.split_first() else {
+        return;
+    };
+    let report = slogate::spec::load_texts(&[("shop.yaml".into(), DEFINITIONS.to_string())]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let catalog = report.catalog;
+    let now = chrono::Utc::now();
+    if kind % 2 == 1 {
+        if let Ok(body) = parse_json::<SloBody>(body) {
+            let _ = slo_gate(&catalog, &body, now);
+        }
+        return;
+    }
+    let Ok(body) = parse_json::<CanaryBody>(body) else {
+        return;
+    };
+    let Ok(gate) = canary_gate(&catalog, &body, now) else {
+        return;
+    };
+    let r = &gate.request;
+    let span = r.end - r.start;
+    assert!((60..=86_400).contains(&span), "window of {span}s accepted");
+    assert!(r.end <= now.timestamp() + 60, "a window ending in the future");
+    assert_ne!(r.baseline, r.canary);
+    for version in [&r.baseline, &r.canary] {
+        assert!(
+            !version.is_empty()
+                && version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-:+@/".contains(c)),
+            "version {version:?} accepted"
+        );
+    }
+    assert!(
+        gate.profile.metrics.iter().any(|m| m.name == "errors"),
+        "the critical metric was dropped"
+    );
+}

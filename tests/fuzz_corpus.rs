@@ -47,3 +47,13 @@ fn the_promql_version_matcher_corpus_replays_clean() {
         oracles::promql_version_matcher_oracle,
     );
 }
+
+#[test]
+fn the_spec_loader_corpus_replays_clean() {
+    replay("spec_loader", oracles::spec_loader_oracle);
+}
+
+#[test]
+fn the_gate_body_corpus_replays_clean() {
+    replay("gate_body", oracles::gate_body_oracle);
+}

@@ -8,7 +8,7 @@
 mod auth;
 mod calibration;
 mod definitions;
-mod error;
+pub mod error;
 mod flagger;
 mod gates;
 mod history;
@@ -17,7 +17,8 @@ mod loopback;
 mod ops;
 mod otlp;
 pub mod pages;
-mod requests;
+/// Public for the fuzz targets of the gate bodies (`fuzz/`); the server is its only user.
+pub mod requests;
 mod state;
 mod status;
 
