@@ -15,4 +15,5 @@ pub mod scenario;
 pub mod serve;
 pub mod slogate;
 pub mod smtp;
+pub mod victoria;
 pub mod webdriver;
