@@ -26,6 +26,10 @@ pub struct ConnectionsConfig {
     /// never sent a whole request are not waited for. Default `15s`, under Kubernetes' 30 s
     /// grace period with room for flushing slogate's own spans.
     pub shutdown_grace: String,
+    /// Connections open at once; one more is answered `503` with `Retry-After` and closed
+    /// (Argo and the exporters retry), so a flood of idle connections cannot take every
+    /// socket and task. Default `512`.
+    pub max_connections: usize,
 }
 
 impl Default for ConnectionsConfig {
@@ -34,6 +38,7 @@ impl Default for ConnectionsConfig {
             header_read_timeout: "10s".to_string(),
             body_read_timeout: "30s".to_string(),
             shutdown_grace: "15s".to_string(),
+            max_connections: 512,
         }
     }
 }
@@ -47,6 +52,8 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// As [`ConnectionsConfig::shutdown_grace`].
     pub shutdown_grace: Duration,
+    /// As [`ConnectionsConfig::max_connections`].
+    pub max_connections: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -70,6 +77,15 @@ impl ConnectionsConfig {
                 &self.body_read_timeout,
             )?,
             shutdown_grace: positive_duration("connections.shutdown_grace", &self.shutdown_grace)?,
+            max_connections: match self.max_connections {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        setting: "connections.max_connections".to_string(),
+                        message: "must be at least 1".to_string(),
+                    });
+                }
+                n => n,
+            },
         })
     }
 }

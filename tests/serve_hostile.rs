@@ -474,3 +474,38 @@ fn a_write_locked_database_does_not_hold_the_answer_past_the_deadline() {
         "{summary}"
     );
 }
+
+#[test]
+fn past_max_connections_a_new_connection_is_answered_503_and_a_freed_slot_serves_again() {
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    options.config = "connections: {max_connections: 3}\n".to_string();
+    let slogate = SlogateGuard::start(&options);
+    // Three clients that never finish their headers hold every slot.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = TcpStream::connect(address(&slogate.url)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    let probe = || {
+        raw(
+            &slogate.url,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    };
+    let refused = probe();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too_many_connections"), "{refused}");
+    drop(held);
+    // The slots come back as the server sees the connections close.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = probe();
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}

@@ -5,7 +5,8 @@
 //! shutdown waits for every open connection, half-sent ones included. This loop serves the same
 //! router with hyper's header read timeout and a deadline on each request body, and on shutdown stops accepting, asks every
 //! connection to close once its request is answered, then waits (at most the grace period) only
-//! for the connections that have sent a whole request head: the requests in flight.
+//! for the connections that have sent a whole request head: the requests in flight. Past
+//! `connections.max_connections` open at once, a new connection is answered 503 and closed.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use axum::extract::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 use tower_http::timeout::DeadlineBody;
 
@@ -27,6 +29,13 @@ use crate::connections::ConnectionLimits;
 
 /// Pause after a failed accept (out of file descriptors): the error would repeat at once.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The whole answer to a connection past `connections.max_connections`, in the JSON API's
+/// error shape; written before any byte is read, then the connection is closed.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n\
+content-length: 106\r\n\r\n\
+{\"error\":{\"code\":\"too_many_connections\",\"message\":\"slogate has all the connections it takes open; retry\"}}";
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in flight
 /// (at most `limits.shutdown_grace`). Returns whether every one of them finished in time.
@@ -45,6 +54,7 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     // Open connections that have begun at least one request.
     let busy = Arc::new(watch::Sender::new(0usize));
+    let open = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -58,6 +68,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            metrics::counter!(crate::telemetry::names::ERRORS, "kind" => "connections")
+                .increment(1);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         let connection = Connection {
             builder: builder.clone(),
             app: app.clone(),
@@ -68,7 +84,7 @@ pub async fn serve(
             stopped: stopped.clone(),
             body_read_timeout: limits.body_read_timeout,
         };
-        tokio::spawn(connection.run(stream));
+        tokio::spawn(connection.run(stream, slot));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -92,7 +108,9 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    /// Serves the connection; `_slot` is its place under `max_connections`, given back when
+    /// the connection ends.
+    async fn run(mut self, stream: TcpStream, _slot: OwnedSemaphorePermit) {
         let busy = self.busy.clone();
         let app = self.app.clone();
         let body_deadline = self.body_read_timeout;
@@ -122,6 +140,16 @@ impl Connection {
     }
 }
 
+/// Answers a connection past the limit with [`TOO_MANY`] and closes it; a client that does not
+/// read it within a second is dropped.
+async fn refuse(mut stream: TcpStream) {
+    let answered = async {
+        stream.write_all(TOO_MANY).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answered).await;
+}
+
 /// Marks a connection busy from its first request until it closes (the drop of the last
 /// clone, held by the connection's service).
 struct Busy {
@@ -144,5 +172,26 @@ impl Drop for Busy {
         if *self.counted.get_mut() {
             self.count.send_modify(|n| *n -= 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TOO_MANY;
+
+    #[test]
+    fn the_refusal_is_a_whole_http_answer_with_a_json_body_of_its_stated_length() {
+        let text = std::str::from_utf8(TOO_MANY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(length, body.len());
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"]["code"], "too_many_connections");
     }
 }
