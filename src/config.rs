@@ -106,6 +106,8 @@ pub struct Config {
     pub pages: PagesConfig,
     /// The A/A backtests of canary profiles the status page shows.
     pub calibration: crate::evaluate::calibrate::CalibrationConfig,
+    /// Requests per token and second (429 past it).
+    pub rate_limit: crate::server::rate::RateLimitConfig,
     /// How long one evaluation of the whole catalog serves the overview, `GET /api/v1/slos` and
     /// the report (`0s`: no cache, every request evaluates).
     pub status_cache_ttl: String,
@@ -132,6 +134,7 @@ impl Default for Config {
             report: crate::report::ReportConfig::default(),
             pages: PagesConfig::default(),
             calibration: Default::default(),
+            rate_limit: Default::default(),
             status_cache_ttl: "15s".to_string(),
         }
     }
@@ -334,6 +337,8 @@ pub struct Settings {
     pub pages: PagesSettings,
     /// The canary profiles' backtests.
     pub calibration: crate::evaluate::calibrate::CalibrationSettings,
+    /// Requests per token and second.
+    pub rate_limit: crate::server::rate::RateLimitConfig,
     /// Lifetime of a cached catalog evaluation; zero: no cache.
     pub status_cache_ttl: Duration,
 }
@@ -357,6 +362,7 @@ impl fmt::Debug for Settings {
             .field("report", &self.report)
             .field("pages", &self.pages)
             .field("calibration", &self.calibration)
+            .field("rate_limit", &self.rate_limit)
             .field("status_cache_ttl", &self.status_cache_ttl)
             .field("tokens", &self.tokens)
             .finish()
@@ -470,6 +476,10 @@ impl Config {
             report,
             pages,
             calibration: self.calibration.settings()?,
+            rate_limit: {
+                self.rate_limit.limits()?;
+                self.rate_limit.clone()
+            },
             status_cache_ttl,
         })
     }

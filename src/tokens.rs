@@ -171,18 +171,19 @@ impl Tokens {
         self.0.len()
     }
 
-    /// Whether `presented` is a token holding `scope`. Every token is compared (no early
-    /// exit), so timing does not tell which one nearly matched.
-    pub fn check(&self, presented: &str, scope: Scope) -> Result<(), Refusal> {
-        let mut matched: Option<&ApiToken> = None;
-        for token in &self.0 {
+    /// Whether `presented` is a token holding `scope`: its index among the configured tokens
+    /// (the key of its rate limit). Every token is compared (no early exit), so timing does not
+    /// tell which one nearly matched.
+    pub fn check(&self, presented: &str, scope: Scope) -> Result<usize, Refusal> {
+        let mut matched: Option<(usize, &ApiToken)> = None;
+        for (i, token) in self.0.iter().enumerate() {
             if constant_time_eq(token.secret.as_bytes(), presented.as_bytes()) {
-                matched = Some(token);
+                matched = Some((i, token));
             }
         }
-        let token = matched.ok_or(Refusal::Unknown)?;
+        let (index, token) = matched.ok_or(Refusal::Unknown)?;
         if token.scopes.contains(&Scope::Admin) || token.scopes.contains(&scope) {
-            Ok(())
+            Ok(index)
         } else {
             Err(Refusal::MissingScope(scope))
         }
@@ -265,18 +266,15 @@ mod tests {
         .unwrap();
         assert_eq!(tokens.len(), 5);
         for scope in [Scope::Ingest, Scope::Gate, Scope::Read, Scope::Admin] {
-            assert_eq!(tokens.check("all-scopes-token-0001", scope), Ok(()));
-            assert_eq!(tokens.check("env-token-0123456789", scope), Ok(()));
+            assert_eq!(tokens.check("all-scopes-token-0001", scope), Ok(0));
+            assert_eq!(tokens.check("env-token-0123456789", scope), Ok(4));
         }
-        assert_eq!(
-            tokens.check("otel-ingest-token-0001", Scope::Ingest),
-            Ok(())
-        );
+        assert_eq!(tokens.check("otel-ingest-token-0001", Scope::Ingest), Ok(1));
         assert_eq!(
             tokens.check("otel-ingest-token-0001", Scope::Gate),
             Err(Refusal::MissingScope(Scope::Gate))
         );
-        assert_eq!(tokens.check("argo-gate-token-00002", Scope::Read), Ok(()));
+        assert_eq!(tokens.check("argo-gate-token-00002", Scope::Read), Ok(3));
         assert_eq!(
             tokens.check("argo-gate-token-00001", Scope::Admin),
             Err(Refusal::MissingScope(Scope::Admin))

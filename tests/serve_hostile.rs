@@ -509,3 +509,37 @@ fn past_max_connections_a_new_connection_is_answered_503_and_a_freed_slot_serves
         std::thread::park_timeout(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_token_past_its_rate_is_answered_429_with_retry_after() {
+    let mut options = ServeOptions::new(NO_PROMETHEUS);
+    // One request a second on average, three at once: asked ten times in a row (far under a
+    // second), the first three pass and the rest wait.
+    options.config = "rate_limit: {per_second: 1, burst: 3}\n".to_string();
+    let slogate = SlogateGuard::start(&options);
+    let answers: Vec<reqwest::blocking::Response> = (0..10)
+        .map(|_| api(&slogate, reqwest::Method::GET, "/api/v1/verdicts", None))
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
+    let refused = answers
+        .into_iter()
+        .find(|r| r.status().as_u16() == 429)
+        .unwrap_or_else(|| panic!("no request refused: {statuses:?}"));
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 1);
+    assert_json_error(refused, 429, "rate_limited");
+    // Spans are bounded by the receiver's own limits, not by the token's rate.
+    let (status, body) = slogate.request(
+        "POST",
+        "/v1/traces",
+        Some(r#"{"resourceSpans":[]}"#),
+        Some(TOKEN),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+}

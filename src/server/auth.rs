@@ -2,11 +2,12 @@
 //! scope, and a valid token without it is answered 403 naming the scope.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::rate;
 use super::state::AppState;
 use crate::telemetry::names;
 use crate::tokens::{Refusal, Scope, Tokens};
@@ -34,25 +35,54 @@ pub async fn require_token(
     next: Next,
 ) -> Result<Response, ApiError> {
     let tokens = &state.settings.tokens;
-    if tokens.is_empty() {
-        return Ok(next.run(request).await);
-    }
-    let Some(presented) = bearer(request.headers()) else {
-        metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
-        return Err(ApiError::unauthorized(
-            "missing bearer token: send Authorization: Bearer <token>",
-        ));
-    };
     let scope = scope_of(request.method(), request.uri().path());
-    check(tokens, presented, scope, "the bearer token is not valid")?;
+    let key = if tokens.is_empty() {
+        rate::ANONYMOUS
+    } else {
+        let Some(presented) = bearer(request.headers()) else {
+            metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
+            return Err(ApiError::unauthorized(
+                "missing bearer token: send Authorization: Bearer <token>",
+            ));
+        };
+        check(tokens, presented, scope, "the bearer token is not valid")?
+    };
+    // Exports are bounded by the receiver's own limits (concurrency, decode budget).
+    if scope != Scope::Ingest
+        && let Some(refused) = refuse_past_rate(&state, key)
+    {
+        return Ok(refused);
+    }
     Ok(next.run(request).await)
+}
+
+/// Takes one request of token `key`'s allowance (`rate_limit`); without one, the 429 answer
+/// with `Retry-After` (whole seconds, rounded up).
+fn refuse_past_rate(state: &AppState, key: usize) -> Option<Response> {
+    state.rate_limits.take(key).err().map(|wait| {
+        metrics::counter!(names::ERRORS, "kind" => "rate_limit").increment(1);
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            message: format!(
+                "this token sent more requests than rate_limit allows; retry in {seconds}s"
+            ),
+            field: None,
+        }
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    })
 }
 
 /// `presented` checked for `scope`: 401 for an unknown token (`unknown` says so), 403 for one
 /// without the scope.
-fn check(tokens: &Tokens, presented: &str, scope: Scope, unknown: &str) -> Result<(), ApiError> {
+fn check(tokens: &Tokens, presented: &str, scope: Scope, unknown: &str) -> Result<usize, ApiError> {
     match tokens.check(presented, scope) {
-        Ok(()) => Ok(()),
+        Ok(key) => Ok(key),
         Err(refusal) => {
             metrics::counter!(names::ERRORS, "kind" => "auth").increment(1);
             Err(match refusal {
@@ -98,7 +128,7 @@ pub(super) fn check_webhook(
              metadata as `token` (or send Authorization: Bearer <token>)",
         ));
     };
-    check(tokens, presented, Scope::Gate, "the token is not valid")
+    check(tokens, presented, Scope::Gate, "the token is not valid").map(|_| ())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod loopback;
 mod ops;
 mod otlp;
 pub mod pages;
+pub mod rate;
 /// Public for the fuzz targets of the gate bodies (`fuzz/`); the server is its only user.
 pub mod requests;
 mod state;

@@ -49,6 +49,8 @@ pub struct Inner {
     prometheus_answered: AtomicBool,
     /// Wakes the calibration job: a canary verdict may have named a new stable version.
     pub calibration_wake: Notify,
+    /// Requests per token (`rate_limit`).
+    pub rate_limits: super::rate::RateLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,6 +73,11 @@ impl AppState {
         let settings_spans = settings.traces.spans.clone();
         let max_exports = settings.traces.max_concurrent_exports;
         let decode_budget = DecodeBudget::new(settings.traces.decode_budget_bytes);
+        // Checked by `Config::settings`; an unusable one can only mean no limit.
+        let rate_limits = settings
+            .rate_limit
+            .limits()
+            .unwrap_or_else(|_| super::rate::RateLimits::off());
         let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
         AppState(Arc::new(Inner {
             settings,
@@ -86,6 +93,7 @@ impl AppState {
             notifier,
             prometheus_answered: AtomicBool::new(false),
             calibration_wake: Notify::new(),
+            rate_limits,
         }))
     }
 
