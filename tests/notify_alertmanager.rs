@@ -16,10 +16,8 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use serde_json::Value;
 use slogate::generate::alertmanager::SECRETS_DIR;
 use slogate::spec::routing::DEFAULT_SECRET;
@@ -35,29 +33,23 @@ const PAYMENTS_KEY: &str = "0123456789abcdef0123456789abcdef";
 /// Counters that grow with time at fixed rates: 2000 requests/s, half of them 5xx, a quarter
 /// of them slower than 500 ms.
 fn metrics_target() -> Served {
-    let started = Instant::now();
-    let app = Router::new().route(
-        "/metrics",
-        get(move || async move {
-            let t = started.elapsed().as_secs_f64();
-            let total = (2000.0 * t).round();
-            let errors = (1000.0 * t).round();
-            let fast = (1500.0 * t).round();
-            format!(
-                "# TYPE http_requests_total counter\n\
-                 http_requests_total{{service=\"financy-api\",code=\"200\"}} {ok}\n\
-                 http_requests_total{{service=\"financy-api\",code=\"500\"}} {errors}\n\
-                 # TYPE http_request_duration_seconds histogram\n\
-                 http_request_duration_seconds_bucket{{service=\"financy-api\",le=\"0.5\"}} {fast}\n\
-                 http_request_duration_seconds_bucket{{service=\"financy-api\",le=\"+Inf\"}} {total}\n\
-                 http_request_duration_seconds_sum{{service=\"financy-api\"}} {sum}\n\
-                 http_request_duration_seconds_count{{service=\"financy-api\"}} {total}\n",
-                ok = total - errors,
-                sum = total * 0.3,
-            )
-        }),
-    );
-    Served::start(app)
+    Served::metrics(|t| {
+        let total = (2000.0 * t).round();
+        let errors = (1000.0 * t).round();
+        let fast = (1500.0 * t).round();
+        format!(
+            "# TYPE http_requests_total counter\n\
+             http_requests_total{{service=\"financy-api\",code=\"200\"}} {ok}\n\
+             http_requests_total{{service=\"financy-api\",code=\"500\"}} {errors}\n\
+             # TYPE http_request_duration_seconds histogram\n\
+             http_request_duration_seconds_bucket{{service=\"financy-api\",le=\"0.5\"}} {fast}\n\
+             http_request_duration_seconds_bucket{{service=\"financy-api\",le=\"+Inf\"}} {total}\n\
+             http_request_duration_seconds_sum{{service=\"financy-api\"}} {sum}\n\
+             http_request_duration_seconds_count{{service=\"financy-api\"}} {total}\n",
+            ok = total - errors,
+            sum = total * 0.3,
+        )
+    })
 }
 
 /// The committed routing with the test-only edits, and the secrets it reads.

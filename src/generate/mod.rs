@@ -177,8 +177,8 @@ impl Job<'_> {
     }
 }
 
-/// The rule file and dashboard of one service (a service with plain alerts and no SLO has no
-/// SLO dashboard).
+/// The rule file and dashboard of one service (a service with plain alerts, no SLO and no
+/// `dashboard:` has no dashboard: there would be nothing on it).
 fn service_files(
     catalog: &Catalog,
     service: &ServiceLevels,
@@ -195,7 +195,7 @@ fn service_files(
             yaml_file(path, &resource, size_hint)?
         }
     };
-    if service.slos.is_empty() {
+    if service.slos.is_empty() && service.traffic() == crate::spec::Traffic::default() {
         return Ok(vec![rules]);
     }
     let dashboard = grafana::service_dashboard_with(service, &catalog.alert_windows);

@@ -376,6 +376,7 @@ fn define_service(
             entry.service.labels = loaded.labels.clone();
             entry.service.canary = loaded.canary.clone();
             entry.service.alerts = loaded.alerts.clone();
+            entry.service.dashboard = loaded.dashboard.clone();
             entry.service.origin = loaded.origin.clone();
             entry
         }
@@ -445,6 +446,7 @@ fn join_openslo(
                         labels: Default::default(),
                         slos: Vec::new(),
                         alerts: Vec::new(),
+                        dashboard: Default::default(),
                         canary: None,
                         origin: origin.clone(),
                     },

@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod alert_windows;
 pub mod check;
+pub mod dashboard;
 pub mod diagnostic;
 pub mod duration;
 pub mod load;
@@ -21,6 +22,7 @@ pub mod sloth;
 pub mod windows;
 pub mod yaml;
 
+pub use dashboard::{DashboardSpec, HistogramRef, TRAFFIC_WINDOW, Traffic};
 pub use diagnostic::{Diagnostic, Severity};
 pub use duration::PromDuration;
 pub use load::{Catalog, LoadReport, load_paths, load_texts};

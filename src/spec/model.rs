@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use super::alert::{PlainAlert, SeverityMap, Tier};
+use super::dashboard::DashboardSpec;
 use super::duration::PromDuration;
 use super::query::QueryTemplate;
 
@@ -22,6 +23,8 @@ pub struct ServiceLevels {
     pub slos: Vec<Slo>,
     /// Threshold alerts beside the SLOs (error rate, memory, database down), in file order.
     pub alerts: Vec<PlainAlert>,
+    /// What the dashboard's traffic row reads where the SLIs do not say it.
+    pub dashboard: DashboardSpec,
     /// How to compare a canary with its baseline; absent when the service has no canary gate.
     pub canary: Option<CanaryProfile>,
     /// Where the definition came from, for messages.

@@ -208,6 +208,7 @@ fn load_body(
         labels: body.labels,
         slos,
         alerts: Vec::new(),
+        dashboard: Default::default(),
         canary: None,
         origin,
     })

@@ -42,6 +42,20 @@ impl Served {
         }
     }
 
+    /// A scrape target: `GET /metrics` answers `render(seconds since start)`, so counters can
+    /// grow at fixed rates whatever the scrape times.
+    pub fn metrics(render: impl Fn(f64) -> String + Clone + Send + Sync + 'static) -> Served {
+        let started = std::time::Instant::now();
+        let app = Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = render(started.elapsed().as_secs_f64());
+                async move { text }
+            }),
+        );
+        Served::start(app)
+    }
+
     /// `host:port`, as a scrape target is written.
     pub fn host_port(&self) -> &str {
         self.url.trim_start_matches("http://")

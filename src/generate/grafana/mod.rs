@@ -1,12 +1,13 @@
 //! Grafana dashboards over the series the Prometheus rules record: one dashboard per service
-//! (a row per SLO: SLI against the objective, error budget left, burn rate per alert window,
-//! alert state, traffic) and one overview of every SLO, plus the `GrafanaDashboard` resource
-//! the Grafana Operator reads.
+//! (a traffic row of request rate, error rate and latency percentiles; then a row per SLO:
+//! SLI against the objective, error budget left, burn rate per alert window, alert state,
+//! traffic) and one overview of every SLO, plus the `GrafanaDashboard` resource the Grafana
+//! Operator reads.
 //!
-//! Dashboards read recorded series only (`slogate:*` and `ALERTS`), never the SLI's own
-//! queries: what the dashboard shows is exactly what the alerts evaluate, and a dashboard
-//! stays cheap over a 30-day range. Recorded series are already rates, so no query uses
-//! `$__rate_interval`.
+//! The SLO rows read recorded series only (`slogate:*` and `ALERTS`), never the SLI's own
+//! queries: what they show is exactly what the alerts evaluate, and a dashboard stays cheap
+//! over a 30-day range. Recorded series are already rates, so no query uses
+//! `$__rate_interval`. The traffic row is the exception, and says why ([`traffic`]).
 //!
 //! The JSON is the strict subset of the Grafana foundation SDK's schemas (schemaVersion 42):
 //! every required option is written out, variables carry string queries and a filled
@@ -22,6 +23,7 @@ mod panels;
 mod pretty;
 mod resource;
 mod service;
+pub mod traffic;
 
 pub use configmap::{DashboardConfigMap, SIDECAR_LABEL, dashboard_config_map};
 pub use model::Dashboard;

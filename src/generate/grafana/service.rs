@@ -117,6 +117,7 @@ fn selector(service: &str, slo: &str) -> String {
 /// The service's dashboard panels: a row and its panels per SLO.
 pub(super) fn panels(service: &ServiceLevels, custom: &[AlertWindowsSpec]) -> Vec<GridItem> {
     let mut layout = Layout::default();
+    super::traffic::row(service, &mut layout);
     for slo in &service.slos {
         let view = SloView::new(service, slo, custom);
         layout.row(row_title(slo));

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod canary;
+mod dashboard;
 pub mod routing;
 
 pub use alerts::email_addresses;
@@ -14,11 +15,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::check;
+use super::dashboard::{DashboardSpec, HistogramRef};
 use super::diagnostic::Issues;
 use super::duration::PromDuration;
 use super::model::{
-    AlertTier, Alerting, Budgeting, HistogramKind, LatencySli, Origin, Period, Route,
-    ServiceLevels, Sli, Slo,
+    AlertTier, Alerting, Budgeting, LatencySli, Origin, Period, Route, ServiceLevels, Sli, Slo,
 };
 use super::routing::AlertRouting;
 use super::yaml::{join_index, join_key};
@@ -55,6 +56,9 @@ pub struct ServiceLevelsDoc {
     /// Threshold alerts beside the SLOs.
     #[serde(default)]
     pub alerts: Vec<alerts::AlertDoc>,
+    /// What the dashboard's traffic row reads, where the SLIs do not say it.
+    #[serde(default)]
+    pub dashboard: Option<dashboard::DashboardDoc>,
 }
 
 /// One SLO.
@@ -202,12 +206,18 @@ pub fn load(
         routing,
         issues,
     );
+    let derives_requests = slos.iter().any(|s| s.sli.total_rate().is_some());
+    let dashboard = match doc.dashboard {
+        None => Some(DashboardSpec::default()),
+        Some(d) => dashboard::load(d, "dashboard", derives_requests, issues),
+    };
     (!issues.has_errors()).then_some(ServiceLevels {
         service: doc.service,
         team: doc.team,
         labels: doc.labels,
         slos,
         alerts: alerts?,
+        dashboard: dashboard?,
         canary,
         origin,
     })
@@ -296,83 +306,33 @@ fn load_events(doc: EventsDoc, path: &str, issues: &mut Issues) -> Option<Sli> {
 }
 
 fn load_latency(doc: LatencyDoc, path: &str, issues: &mut Issues) -> Option<Sli> {
-    let at = |field: &str| join_key(path, field);
-    let histogram = doc.histogram.trim().to_string();
-    let metric_ok = histogram
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && histogram
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-    if !metric_ok {
-        issues.error(
-            at("histogram"),
-            format!("`{histogram}` is not a metric name; give the histogram's name without `_bucket` and without labels"),
-        );
-    } else if histogram.ends_with("_bucket") || histogram.ends_with("_count") {
-        issues.error(
-            at("histogram"),
-            format!(
-                "give the histogram's base name, without `_bucket` or `_count` (`{}`)",
-                histogram
-                    .trim_end_matches("_bucket")
-                    .trim_end_matches("_count")
-            ),
-        );
-    }
-    let matchers = match doc.selector.as_deref().map(str::trim) {
-        None | Some("") => Some(String::new()),
-        Some(selector) => selector_matchers(issues, &at("selector"), selector),
-    };
-    let threshold = check::duration(issues, &at("threshold"), "threshold", &doc.threshold);
-    let kind = match doc.kind.as_deref() {
-        None | Some("classic") => Some(HistogramKind::Classic),
-        Some("native") => Some(HistogramKind::Native),
-        Some(other) => {
-            issues.error(
-                at("type"),
-                format!("unknown histogram type `{other}`; expected `classic` or `native`"),
-            );
-            None
-        }
-    };
+    let histogram = dashboard::histogram(
+        issues,
+        path,
+        &doc.histogram,
+        doc.selector.as_deref(),
+        doc.kind.as_deref(),
+    );
+    let threshold = check::duration(
+        issues,
+        &join_key(path, "threshold"),
+        "threshold",
+        &doc.threshold,
+    );
     if issues.has_errors() {
         return None;
     }
+    let HistogramRef {
+        histogram,
+        matchers,
+        kind,
+    } = histogram?;
     Some(Sli::Latency(LatencySli {
         histogram,
-        matchers: matchers?,
+        matchers,
         threshold: threshold?,
-        kind: kind?,
+        kind,
     }))
-}
-
-/// Checks a `{label="value",...}` selector and returns the matchers inside the braces.
-fn selector_matchers(issues: &mut Issues, path: &str, selector: &str) -> Option<String> {
-    let inner = selector
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .map(str::trim);
-    let Some(inner) = inner else {
-        issues.error(
-            path,
-            format!(
-                "`{selector}` is not a label selector; write it in braces, e.g. {{service=\"api\"}}"
-            ),
-        );
-        return None;
-    };
-    if inner.is_empty() {
-        return Some(String::new());
-    }
-    match super::query::parse_promql(&format!("up{{{inner}}}")) {
-        Ok(_) => Some(inner.to_string()),
-        Err(err) => {
-            issues.error(path, format!("invalid selector: {err}"));
-            None
-        }
-    }
 }
 
 fn load_alerting(doc: AlertingDoc, path: &str, issues: &mut Issues) -> Option<Alerting> {
