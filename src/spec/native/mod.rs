@@ -5,6 +5,7 @@
 
 mod alerts;
 mod canary;
+mod pacing;
 pub mod routing;
 
 pub use alerts::email_addresses;
