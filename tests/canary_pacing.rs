@@ -68,7 +68,15 @@ fn the_default_pacing_fails_gross_regressions_in_2_minutes_and_2x_errors_in_5() 
         }
     }
     for (kind, seed) in [(Kind::Errors, 0xaa01), (Kind::Latency, 0xaa02)] {
-        let aa = run_paced(seed, ROLLOUTS, &stated_traffic("A/A"), kind, 1.0, 1.0, &pacing);
+        let aa = run_paced(
+            seed,
+            ROLLOUTS,
+            &stated_traffic("A/A"),
+            kind,
+            1.0,
+            1.0,
+            &pacing,
+        );
         eprintln!(
             "| A/A {kind:?}: ever failed {:.1}%, Successful {:.1}%, Paused {:.1}% |",
             aa.pct(aa.ever_failed),

@@ -344,7 +344,15 @@ pub fn run(
     latency_factor: f64,
 ) -> ReplayTally {
     let pacing = Pacing::default();
-    run_paced(seed, rollouts, noise, kind, error_factor, latency_factor, &pacing)
+    run_paced(
+        seed,
+        rollouts,
+        noise,
+        kind,
+        error_factor,
+        latency_factor,
+        &pacing,
+    )
 }
 
 /// [`run`] at a given pacing.

@@ -80,7 +80,14 @@ mod tests {
     fn valid_names_are_kept_and_others_become_distinct_dns_labels() {
         assert_eq!(template_name("financy-api", "canary"), "financy-api-canary");
         let long = "payments-settlement-reconciliation-backend-for-europe-and-asia-v2";
-        let cases = ["Pay_API", "pay-api-", "pay.api", long, "ÄÖ", &long.to_uppercase()];
+        let cases = [
+            "Pay_API",
+            "pay-api-",
+            "pay.api",
+            long,
+            "ÄÖ",
+            &long.to_uppercase(),
+        ];
         let mut seen = std::collections::BTreeSet::new();
         for service in cases {
             for suffix in ["canary", "slo-gate"] {
@@ -91,7 +98,10 @@ mod tests {
                 assert!(seen.insert(name.clone()), "{name} twice");
             }
         }
-        assert_ne!(template_name("Pay_API", "canary"), template_name("pay-api", "canary"));
+        assert_ne!(
+            template_name("Pay_API", "canary"),
+            template_name("pay-api", "canary")
+        );
         assert!(template_name("Pay_API", "canary").starts_with("pay-api-"));
     }
 

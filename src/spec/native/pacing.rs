@@ -78,7 +78,9 @@ pub fn load(doc: PacingDoc, path: &str, issues: &mut Issues) -> Option<Pacing> {
         interval: interval?.unwrap_or(defaults.interval),
         count,
         failure_limit: doc.failure_limit.unwrap_or(defaults.failure_limit),
-        inconclusive_limit: doc.inconclusive_limit.unwrap_or(defaults.inconclusive_limit),
+        inconclusive_limit: doc
+            .inconclusive_limit
+            .unwrap_or(defaults.inconclusive_limit),
         consecutive_error_limit,
     })
 }
