@@ -47,6 +47,7 @@ fn metric() -> CanaryMetric {
         weight: 1.0,
         critical: false,
         must_have_data: false,
+        required: true,
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,

@@ -24,6 +24,7 @@ fn metric(min_samples: Option<u64>) -> CanaryMetric {
         weight: 1.0,
         critical: false,
         must_have_data: false,
+        required: true,
         min_samples,
         group: None,
         effect: EffectMeasure::Mean,

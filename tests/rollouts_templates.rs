@@ -53,6 +53,7 @@ fn substitute(text: &str) -> String {
     text.replace("{{args.stable-hash}}", "6d4f8b9c7")
         .replace("{{args.canary-hash}}", "7f9c6b5d8")
         .replace("{{args.api-token}}", "example-token")
+        .replace("{{args.metrics}}", "*")
 }
 
 #[test]
@@ -283,8 +284,9 @@ fn the_canary_body_becomes_the_design_canary_request_once_argo_fills_in_the_hash
                 "baseline": {"version": "6d4f8b9c7"},
                 "canary": {"version": "7f9c6b5d8"},
                 "lookback": profile.lookback.to_string(),
+                "profile": {"metrics": "*"},
             }),
-            "{service}"
+            "{service}: the metrics arg defaults to every metric"
         );
         let lookback: PromDuration = request["lookback"].as_str().unwrap().parse().unwrap();
         assert_eq!(lookback, profile.lookback);
@@ -293,39 +295,86 @@ fn the_canary_body_becomes_the_design_canary_request_once_argo_fills_in_the_hash
             json!([
                 {"name": "stable-hash"},
                 {"name": "canary-hash"},
+                {"name": "metrics", "value": "*"},
                 {"name": "api-token", "valueFrom": {"secretKeyRef": {"name": "slogate-api", "key": "token"}}},
             ]),
-            "the Rollout supplies the hashes; the token comes from the Secret"
+            "the Rollout supplies the hashes (and may name a step's metrics); the token comes \
+             from the Secret"
         );
     }
     assert_eq!(checked, 4, "four example services have a canary profile");
 }
 
 #[test]
-fn the_canary_measures_every_minute_over_its_lookback_after_half_a_lookback_of_warm_up() {
-    // (service, lookback, initialDelay, count)
-    let expected = [
-        ("financeanalyst-api", "10m", "5m", 10),
-        ("financy-api", "10m", "5m", 10),
-        ("finbot-api", "15m", "7m30s", 15),
-        ("mita-backend", "10m", "5m", 10),
-    ];
+fn the_canary_template_follows_the_profile_pacing_and_its_defaults() {
+    // (service, interval, initialDelay, count, inconclusiveLimit, consecutiveErrorLimit):
+    // every example profile uses the defaults (financy-api writes them out).
     let catalog = example_catalog();
-    for (service, lookback, initial_delay, count) in expected {
+    for service in [
+        "financeanalyst-api",
+        "financy-api",
+        "finbot-api",
+        "mita-backend",
+    ] {
         let the_service = catalog.service(service).unwrap();
         assert_eq!(
-            the_service.canary.as_ref().unwrap().lookback.to_string(),
-            lookback
+            the_service.canary.as_ref().unwrap().pacing,
+            slogate::spec::Pacing::default(),
+            "{service}"
         );
         let templates = analysis_templates(the_service, &RolloutSettings::default());
         let metric = &as_read(&templates[0])["spec"]["metrics"][0];
         assert_eq!(metric["interval"], "1m", "{service}");
-        assert_eq!(metric["initialDelay"], initial_delay, "{service}");
-        assert_eq!(metric["count"], count, "{service}");
+        assert_eq!(metric["initialDelay"], "1m", "{service}");
+        assert_eq!(metric["count"], 10, "{service}");
         assert_eq!(metric["failureLimit"], 0, "one fail aborts: {service}");
+        assert_eq!(metric["inconclusiveLimit"], 4, "{service}");
         assert_eq!(
-            metric["inconclusiveLimit"], 1,
-            "a second inconclusive pauses: {service}"
+            metric["consecutiveErrorLimit"], 15,
+            "15 errors at Argo's 10 s retries ride out a 2.5-minute restart: {service}"
+        );
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/slo-definitions/financy-api.yaml"
+    ))
+    .unwrap()
+    .replace("initial_delay: 1m", "initial_delay: 90s")
+    .replace("interval: 1m", "interval: 30s")
+    .replace("count: 10", "count: 7")
+    .replace("failure_limit: 0", "failure_limit: 1")
+    .replace("inconclusive_limit: 4", "inconclusive_limit: 2")
+    .replace("consecutive_error_limit: 15", "consecutive_error_limit: 30");
+    let report = slogate::spec::load_texts(&[(PathBuf::from("financy-api.yaml"), text.clone())]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let templates = analysis_templates(&report.catalog.services[0], &RolloutSettings::default());
+    let metric = &as_read(&templates[0])["spec"]["metrics"][0];
+    assert_eq!(metric["initialDelay"], "1m30s");
+    assert_eq!(metric["interval"], "30s");
+    assert_eq!(metric["count"], 7);
+    assert_eq!(metric["failureLimit"], 1);
+    assert_eq!(metric["inconclusiveLimit"], 2);
+    assert_eq!(metric["consecutiveErrorLimit"], 30);
+
+    // Bad pacing is refused naming the file, line and field.
+    for (from, to, field) in [
+        ("count: 7", "count: 0", "canary.pacing.count"),
+        ("interval: 30s", "interval: 1.5s", "canary.pacing.interval"),
+        ("interval: 30s", "interval: soon", "canary.pacing.interval"),
+        (
+            "consecutive_error_limit: 30",
+            "consecutive_error_limit: 9999",
+            "canary.pacing.consecutive_error_limit",
+        ),
+        ("count: 7", "count: 7\n    every: 1m", "canary.pacing"),
+    ] {
+        let bad = text.replace(from, to);
+        let report = slogate::spec::load_texts(&[(PathBuf::from("financy-api.yaml"), bad)]);
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|d| d.starts_with("financy-api.yaml:") && d.contains(field)),
+            "{to}: {text:#?}"
         );
     }
 }
@@ -367,9 +416,10 @@ fn no_token_value_is_ever_written_into_a_template() {
     for service in &example_catalog().services {
         for template in analysis_templates(service, &settings) {
             let doc = as_read(&template);
+            // The only literal value is the metrics arg's default, never a secret.
             for arg in doc["spec"]["args"].as_array().unwrap() {
                 assert!(
-                    arg.get("value").is_none(),
+                    arg.get("value").is_none() || (arg["name"] == "metrics" && arg["value"] == "*"),
                     "an arg with a literal value: {arg}"
                 );
             }
@@ -460,6 +510,11 @@ fn the_example_rollouts_use_the_generated_templates_and_supply_every_arg_they_ne
             &["financy-api-slo-gate", "financy-api-canary"][..],
         ),
         (
+            "rollout-financy-api.yaml",
+            "canary",
+            &["financy-api-slo-gate", "financy-api-canary"][..],
+        ),
+        (
             "rollout-bluegreen.yaml",
             "blueGreen",
             &["financy-api-slo-gate"][..],
@@ -483,11 +538,14 @@ fn the_example_rollouts_use_the_generated_templates_and_supply_every_arg_they_ne
                 .spec
                 .args
                 .iter()
-                .filter(|a| a.value_from.is_none())
+                .filter(|a| a.value_from.is_none() && a.value.is_none())
                 .map(|a| a.name.as_str())
                 .collect();
-            assert_eq!(given, needed, "{file}: args for {name}");
-            for arg in args {
+            let known: BTreeSet<&str> =
+                template.spec.args.iter().map(|a| a.name.as_str()).collect();
+            assert!(given.is_superset(&needed), "{file}: args for {name}");
+            assert!(given.is_subset(&known), "{file}: args for {name}");
+            for arg in args.iter().filter(|a| a["name"] != "metrics") {
                 let hash = &arg["valueFrom"]["podTemplateHashValue"];
                 let expected = if arg["name"] == "stable-hash" {
                     "Stable"

@@ -15,12 +15,26 @@ fn template_request(file: &str, args: &[(&str, &str)]) -> (String, Vec<(String, 
         .join("rollouts")
         .join(file);
     let text = std::fs::read_to_string(path).unwrap();
+    let doc: Value = serde_saphyr::from_str(&text).unwrap();
+    // The caller's args, then the template's defaults (`value`) for those not given, as Argo
+    // resolves them.
+    let mut resolved: Vec<(String, String)> = args
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for arg in doc["spec"]["args"].as_array().into_iter().flatten() {
+        let name = arg["name"].as_str().unwrap();
+        if let Some(default) = arg["value"].as_str()
+            && !resolved.iter().any(|(k, _)| k == name)
+        {
+            resolved.push((name.to_string(), default.to_string()));
+        }
+    }
     let fill = |s: &str| {
-        args.iter().fold(s.to_string(), |acc, (k, v)| {
+        resolved.iter().fold(s.to_string(), |acc, (k, v)| {
             acc.replace(&format!("{{{{args.{k}}}}}"), v)
         })
     };
-    let doc: Value = serde_saphyr::from_str(&text).unwrap();
     let web = &doc["spec"]["metrics"][0]["provider"]["web"];
     let url = web["url"].as_str().unwrap();
     let path = url

@@ -4,30 +4,58 @@
 //! minutes.
 //!
 //! A rollout has three canary steps, each one AnalysisRun as the generated template writes it
-//! (initialDelay 5m, interval 1m, count 10, failureLimit 0, inconclusiveLimit 1, lookback
-//! 10m), the next step starting when the previous run completes: 30 looks, at minutes 5-14,
-//! 20-29 and 35-44 after the canary's deployment. Argo's rules (`analysis/analysis.go`,
+//! from the profile's pacing (`spec::pacing`; lookback 10m), the next step starting the minute
+//! after the previous run's last look. With the default pacing (initialDelay 1m, interval 1m,
+//! count 10) that is 30 looks, at minutes 1-10, 12-21 and 23-32 after the canary's deployment;
+//! times are rounded up to whole minutes, the data's resolution, and looks past
+//! [`ROLLOUT_MINUTES`] are not replayed. Argo's rules (`analysis/analysis.go`,
 //! `assessMetricFailureInconclusiveOrError`): a run is Failed when failed measurements exceed
 //! failureLimit, Inconclusive (the rollout pauses for a person) when inconclusive ones exceed
 //! inconclusiveLimit, Successful once `count` measurements are taken without either.
 
 use super::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
 use super::sequential::{Judging, MetricState, advance, decide, level};
-use crate::spec::CanaryMetric;
+use crate::spec::{CanaryMetric, Pacing};
 use crate::verdict::Outcome;
 
-/// Minutes of one rollout's analysis, from the canary's deployment to its last look.
+/// Most minutes of one rollout's analysis replayed, from the canary's deployment to its last
+/// look (the data a replay is given covers them).
 pub const ROLLOUT_MINUTES: usize = 45;
 /// The template's lookback, in minutes (the first look of a step reaches back this far).
 pub const LOOKBACK_MINUTES: usize = 10;
-/// Measurements per AnalysisRun.
-pub const LOOKS_PER_RUN: usize = 10;
+/// Canary steps of a replayed rollout, each one AnalysisRun.
+pub const STEPS: usize = 3;
 
-/// The generated template's measurement times, in minutes after the canary's deployment.
-pub fn look_minutes() -> Vec<usize> {
-    (0..3)
-        .flat_map(|step| (0..LOOKS_PER_RUN).map(move |i| step * 15 + 5 + i))
-        .collect()
+/// One look of a replayed rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    /// The AnalysisRun (step) it belongs to, from 0.
+    pub run: usize,
+    /// Minutes after the canary's deployment.
+    pub minute: usize,
+}
+
+/// The generated template's measurement times under `pacing`, in minutes after the canary's
+/// deployment, up to [`ROLLOUT_MINUTES`].
+pub fn looks(pacing: &Pacing) -> Vec<Look> {
+    let minutes = |secs: u64| secs.div_ceil(60).max(1) as usize;
+    let (delay, interval) = (
+        minutes(pacing.initial_delay.as_secs()),
+        minutes(pacing.interval.as_secs()),
+    );
+    let mut out = Vec::new();
+    let mut start = 0;
+    for run in 0..STEPS {
+        let mut last = start;
+        for i in 0..pacing.count as usize {
+            last = start + delay + i * interval;
+            if last <= ROLLOUT_MINUTES {
+                out.push(Look { run, minute: last });
+            }
+        }
+        start = last + 1;
+    }
+    out
 }
 
 /// One minute of one side.
@@ -57,6 +85,8 @@ pub enum ArgoOutcome {
 pub struct Replay {
     /// The first look the gate answered `fail` (asked at every look, whatever Argo did).
     pub first_fail: Option<usize>,
+    /// Its time, in minutes after the canary's deployment.
+    pub first_fail_minute: Option<usize>,
     /// What Argo's runs ended as.
     pub argo: ArgoOutcome,
     /// Looks answered `inconclusive`.
@@ -65,17 +95,25 @@ pub struct Replay {
 
 /// Replays one rollout: `baseline` and `canary` hold minutes `-LOOKBACK_MINUTES + 1 ..=
 /// ROLLOUT_MINUTES` (index 0 is the minute `LOOKBACK_MINUTES − 1` before the deployment), the
-/// canary's `Missing` before it.
-pub fn replay(metric: &CanaryMetric, baseline: &[Minute], canary: &[Minute]) -> Replay {
+/// canary's `Missing` before it; the looks and Argo's limits are `pacing`'s.
+pub fn replay(
+    metric: &CanaryMetric,
+    pacing: &Pacing,
+    baseline: &[Minute],
+    canary: &[Minute],
+) -> Replay {
     let alpha = level(DEFAULT_CONFIDENCE);
     let mut state: Option<MetricState> = None;
     let mut last_end: Option<usize> = None;
     let mut first_fail = None;
+    let mut first_fail_minute = None;
     let mut argo = None;
+    let mut run = usize::MAX;
     let (mut failed, mut inconclusive, mut all_inconclusive) = (0, 0, 0);
     // Minute m (1-based after the deployment) is index m + LOOKBACK − 1.
     let index = |minute: usize| minute + LOOKBACK_MINUTES - 1;
-    for (i, t) in look_minutes().into_iter().enumerate() {
+    for (i, l) in looks(pacing).into_iter().enumerate() {
+        let t = l.minute;
         let look = i as u64 + 1;
         let from = last_end.unwrap_or(t.saturating_sub(LOOKBACK_MINUTES));
         let window = |from: usize, paired: bool| {
@@ -106,13 +144,14 @@ pub fn replay(metric: &CanaryMetric, baseline: &[Minute], canary: &[Minute]) -> 
         let outcome = canary::judge(vec![judged], 95.0, 75.0).outcome;
         state = Some(s);
         last_end = Some(t);
-        if i % LOOKS_PER_RUN == 0 {
-            (failed, inconclusive) = (0, 0);
+        if l.run != run {
+            (failed, inconclusive, run) = (0, 0, l.run);
         }
         match outcome {
             Outcome::Fail => {
                 failed += 1;
                 first_fail.get_or_insert(i + 1);
+                first_fail_minute.get_or_insert(t);
             }
             Outcome::Inconclusive => {
                 inconclusive += 1;
@@ -120,14 +159,15 @@ pub fn replay(metric: &CanaryMetric, baseline: &[Minute], canary: &[Minute]) -> 
             }
             Outcome::Pass => {}
         }
-        if argo.is_none() && failed > 0 {
+        if argo.is_none() && failed > pacing.failure_limit as usize {
             argo = Some(ArgoOutcome::Failed);
-        } else if argo.is_none() && inconclusive > 1 {
+        } else if argo.is_none() && inconclusive > pacing.inconclusive_limit as usize {
             argo = Some(ArgoOutcome::Paused);
         }
     }
     Replay {
         first_fail,
+        first_fail_minute,
         argo: argo.unwrap_or(ArgoOutcome::Successful),
         inconclusive: all_inconclusive,
     }
@@ -198,6 +238,8 @@ pub struct ReplayTally {
     pub paused: usize,
     /// The first failing look of each failed rollout.
     pub fail_looks: Vec<usize>,
+    /// Its minute after the canary's deployment.
+    pub fail_minutes: Vec<usize>,
 }
 
 impl ReplayTally {
@@ -208,6 +250,9 @@ impl ReplayTally {
             self.ever_failed += 1;
             self.fail_looks.push(look);
         }
+        if let Some(minute) = r.first_fail_minute {
+            self.fail_minutes.push(minute);
+        }
         match r.argo {
             ArgoOutcome::Successful => self.successful += 1,
             ArgoOutcome::Failed => self.failed += 1,
@@ -217,18 +262,34 @@ impl ReplayTally {
 
     /// The median first failing look (NaN without any).
     pub fn median_fail_look(&self) -> f64 {
-        let mut looks = self.fail_looks.clone();
+        median(&self.fail_looks)
+    }
+
+    /// The median minute of the first failing look (NaN without any).
+    pub fn median_fail_minute(&self) -> f64 {
+        median(&self.fail_minutes)
+    }
+
+    /// The share (0-1) of rollouts failed by minute `m`.
+    pub fn failed_by_minute(&self, m: usize) -> f64 {
+        self.fail_minutes.iter().filter(|&&f| f <= m).count() as f64 / self.rollouts.max(1) as f64
+    }
+
+    /// `n` as a percentage of the rollouts.
+    pub fn pct(&self, n: usize) -> f64 {
+        100.0 * n as f64 / self.rollouts.max(1) as f64
+    }
+}
+
+fn median(values: &[usize]) -> f64 {
+    {
+        let mut looks = values.to_vec();
         looks.sort_unstable();
         match looks.len() {
             0 => f64::NAN,
             n if n % 2 == 1 => looks[n / 2] as f64,
             n => (looks[n / 2 - 1] + looks[n / 2]) as f64 / 2.0,
         }
-    }
-
-    /// `n` as a percentage of the rollouts.
-    pub fn pct(&self, n: usize) -> f64 {
-        100.0 * n as f64 / self.rollouts.max(1) as f64
     }
 }
 

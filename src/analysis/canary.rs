@@ -119,6 +119,8 @@ pub struct MetricJudgement {
     pub distribution: Option<Distribution>,
     /// The anytime-valid evidence, when judged in sequential mode.
     pub sequential: Option<crate::verdict::Sequential>,
+    /// Left out of the verdict: a metric with `required: false` and no data on either side.
+    pub left_out: bool,
 }
 
 /// Judges one metric.
@@ -145,6 +147,7 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         // Values compared are summarised from the samples the tests sorted (values_evidence).
         distribution: None,
         sequential: None,
+        left_out: false,
     };
     let evidence = match data {
         MetricData::Missing(reason) => Err(format!("no data: {reason}")),
@@ -175,7 +178,25 @@ pub fn judge_metric(metric: &CanaryMetric, data: &MetricData, confidence: f64) -
         }
         Ok(ev) => classify(metric, &ev, confidence, &mut j),
     }
+    if !metric.required && j.classification == Classification::NoData && no_data_at_all(data) {
+        j.left_out = true;
+        j.reason = format!(
+            "left out of the verdict: no data on either side and the metric is not required \
+             ({})",
+            j.reason
+        );
+    }
     j
+}
+
+/// Neither side has a single value or event: the source has never seen the service in the
+/// window. A source error (`Missing`) is not this: an unreachable source proves nothing.
+fn no_data_at_all(data: &MetricData) -> bool {
+    match data {
+        MetricData::Values { baseline, canary } => baseline.is_empty() && canary.is_empty(),
+        MetricData::Events { baseline, canary } => baseline.total == 0 && canary.total == 0,
+        MetricData::Missing(_) => false,
+    }
 }
 
 /// What the data says, before tolerances.
@@ -438,6 +459,31 @@ pub fn judge(
     pass_score: f64,
     marginal_score: f64,
 ) -> CanaryJudgement {
+    // Metrics left out (not required, no data at all) take no part in the decision; the
+    // summary names them so nobody mistakes the verdict for one on every metric.
+    let left_out: Vec<String> = metrics
+        .iter()
+        .filter(|m| m.left_out)
+        .map(|m| m.name.clone())
+        .collect();
+    let mut judgement = judge_included(&metrics, pass_score, marginal_score);
+    if !left_out.is_empty() {
+        judgement.summary = format!(
+            "{}; left out (not required, no data on either side): {}",
+            judgement.summary,
+            left_out.join(", ")
+        );
+    }
+    judgement.metrics = metrics;
+    judgement
+}
+
+fn judge_included(
+    all: &[MetricJudgement],
+    pass_score: f64,
+    marginal_score: f64,
+) -> CanaryJudgement {
+    let metrics: Vec<&MetricJudgement> = all.iter().filter(|m| !m.left_out).collect();
     // Metrics without a verdict stay out of the score (as in Kayenta): no data is not a
     // failure, and the verdict cannot be pass anyway while any metric lacks one.
     let mut groups: Vec<(Option<&str>, f64, f64)> = Vec::new();
@@ -519,11 +565,12 @@ pub fn judge(
             ),
         )
     };
+    // The caller puts every judgement, left out or not, back in.
     CanaryJudgement {
         outcome,
         score,
         summary,
-        metrics,
+        metrics: Vec::new(),
     }
 }
 

@@ -384,6 +384,7 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
         // The one metric is the whole verdict: its failure is the verdict's failure.
         critical: true,
         must_have_data: false,
+        required: true,
         min_samples: config.min_samples,
         group: None,
         effect,

@@ -24,7 +24,7 @@ use crate::config::ConfigError;
 use crate::source::prometheus::{QuerySource, Series};
 use crate::spec::PromDuration;
 use crate::spec::query::with_label_matcher;
-use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile};
+use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile, Pacing};
 
 use super::canary::VALUES_STEP;
 use super::describe;
@@ -212,14 +212,19 @@ pub async fn calibrate(
                 .collect()
         };
         let (now, earlier) = (side(0), side(offset));
-        out.push(backtest(metric, &now, &earlier));
+        out.push(backtest(metric, &profile.pacing, &now, &earlier));
     }
     out
 }
 
 /// Replays rollouts on two aligned per-minute series (the canary side `now`, the baseline
 /// `earlier`) at the metric's tolerance and a grid of others.
-pub fn backtest(metric: &CanaryMetric, now: &[Minute], earlier: &[Minute]) -> MetricCalibration {
+pub fn backtest(
+    metric: &CanaryMetric,
+    pacing: &Pacing,
+    now: &[Minute],
+    earlier: &[Minute],
+) -> MetricCalibration {
     let events = metric.measure.counts_events();
     let grid: &[f64] = if events {
         &[1.0, 1.1, 1.2, 1.3, 1.5, 2.0]
@@ -249,7 +254,7 @@ pub fn backtest(metric: &CanaryMetric, now: &[Minute], earlier: &[Minute]) -> Me
                     }
                 })
                 .collect();
-            tally.add(replay(&m, baseline, &canary));
+            tally.add(replay(&m, pacing, baseline, &canary));
             start += REPLAY_EVERY_MINUTES;
         }
         tally

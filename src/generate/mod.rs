@@ -256,7 +256,7 @@ pub fn k8s_labels(service: &ServiceLevels) -> std::collections::BTreeMap<String,
         ),
         (
             crate::conventions::LABEL_SERVICE.replace('_', "-"),
-            service.service.clone(),
+            rollouts::names::label_value(&service.service),
         ),
     ])
 }

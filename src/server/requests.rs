@@ -89,9 +89,36 @@ pub struct ProfileOverride {
     /// Score at or above which a non-passing canary is inconclusive rather than failed.
     #[serde(default)]
     pub marginal: Option<f64>,
-    /// Only these metrics of the profile, by name.
+    /// Only these metrics of the profile, by name: a list, or one comma-separated string
+    /// (what an Argo template arg holds), `"*"` meaning all of them.
     #[serde(default)]
-    pub metrics: Option<Vec<String>>,
+    pub metrics: Option<MetricNames>,
+}
+
+/// The metrics a request names.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum MetricNames {
+    /// `["errors", "latency"]`.
+    List(Vec<String>),
+    /// `"errors,latency"`, or `"*"` for all.
+    Text(String),
+}
+
+impl MetricNames {
+    /// The names, or `None` for all metrics (`"*"`).
+    fn names(&self) -> Option<Vec<String>> {
+        match self {
+            MetricNames::List(names) => Some(names.clone()),
+            MetricNames::Text(text) if text.trim() == "*" => None,
+            MetricNames::Text(text) => Some(
+                text.split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// `POST /api/v1/gates/slo` (and the query string of `GET`).
@@ -259,7 +286,8 @@ fn apply_override(profile: &mut CanaryProfile, o: &ProfileOverride) -> Result<()
             ),
         ));
     }
-    if let Some(names) = &o.metrics {
+    if let Some(names) = o.metrics.as_ref().and_then(MetricNames::names) {
+        let names = &names;
         if names.is_empty() {
             return Err(ApiError::field("profile.metrics", "names no metric"));
         }

@@ -434,6 +434,8 @@ pub struct CanaryProfile {
     pub metrics: Vec<CanaryMetric>,
     /// How repeated asks about the same rollout are judged.
     pub mode: CanaryMode,
+    /// The generated AnalysisTemplate's schedule and limits.
+    pub pacing: super::pacing::Pacing,
 }
 
 /// How the canary gate judges a rollout that Argo asks about again and again.
@@ -471,6 +473,12 @@ pub struct CanaryMetric {
     pub critical: bool,
     /// No data for this metric fails (rather than makes inconclusive) the verdict.
     pub must_have_data: bool,
+    /// False: when neither side has any data (a source that has never seen the service, such
+    /// as traces without an OTLP feed) the metric is left out of the score, with a note in the
+    /// verdict, instead of making every verdict inconclusive. True (the default): no data
+    /// makes the verdict inconclusive, as for any metric. Data on one side only is never left
+    /// out: that is a difference between the versions.
+    pub required: bool,
     /// Fewer samples (or events) than this on either side is too little data; the judge's
     /// default for the metric's kind when absent.
     pub min_samples: Option<u64>,

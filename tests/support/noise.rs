@@ -1,7 +1,7 @@
 //! A rollout simulator with production-shaped noise: per-minute data of both sides, replayed
 //! through the gate and Argo Rollouts' analysis rules by `analysis::calibration::replay` (the
-//! generated template's schedule: 30 looks at minutes 5-14, 20-29 and 35-44 after the
-//! canary's deployment at minute 0).
+//! generated template's schedule under the default pacing: 30 looks at minutes 1-10, 12-21
+//! and 23-32 after the canary's deployment at minute 0).
 //!
 //! Noise, per minute:
 //! - traffic with common load swings (a slow wave and noise, hitting both sides);
@@ -15,7 +15,7 @@
 
 use slogate::analysis::calibration::{LOOKBACK_MINUTES, Minute, ReplayTally, replay};
 use slogate::analysis::canary::Counts;
-use slogate::spec::{CanaryMetric, Direction, EffectMeasure};
+use slogate::spec::{CanaryMetric, Direction, EffectMeasure, Pacing};
 
 /// SplitMix64: a fixed, seedable generator so that every run simulates the same rollouts.
 pub struct Rng(pub u64);
@@ -306,6 +306,7 @@ pub fn default_metric(kind: Kind) -> CanaryMetric {
         weight: 1.0,
         critical: true,
         must_have_data: false,
+        required: true,
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,
@@ -332,7 +333,8 @@ fn minutes_of(minutes: &Minutes, kind: Kind) -> (Vec<Minute>, Vec<Minute>) {
     (convert(&minutes.baseline), convert(&minutes.canary))
 }
 
-/// Runs `rollouts` rollouts of one scenario through the gate and Argo's rules.
+/// Runs `rollouts` rollouts of one scenario through the gate and Argo's rules at the default
+/// pacing.
 pub fn run(
     seed: u64,
     rollouts: usize,
@@ -341,13 +343,35 @@ pub fn run(
     error_factor: f64,
     latency_factor: f64,
 ) -> ReplayTally {
+    let pacing = Pacing::default();
+    run_paced(
+        seed,
+        rollouts,
+        noise,
+        kind,
+        error_factor,
+        latency_factor,
+        &pacing,
+    )
+}
+
+/// [`run`] at a given pacing.
+pub fn run_paced(
+    seed: u64,
+    rollouts: usize,
+    noise: &Noise,
+    kind: Kind,
+    error_factor: f64,
+    latency_factor: f64,
+    pacing: &Pacing,
+) -> ReplayTally {
     let metric = default_metric(kind);
     let mut rng = Rng(seed);
     let mut tally = ReplayTally::default();
     for _ in 0..rollouts {
         let minutes = simulate(&mut rng, noise, error_factor, latency_factor);
         let (baseline, canary) = minutes_of(&minutes, kind);
-        tally.add(replay(&metric, &baseline, &canary));
+        tally.add(replay(&metric, pacing, &baseline, &canary));
     }
     tally
 }

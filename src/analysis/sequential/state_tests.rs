@@ -21,6 +21,7 @@ fn errors_metric(allowed_increase: f64) -> CanaryMetric {
         weight: 1.0,
         critical: true,
         must_have_data: false,
+        required: true,
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,

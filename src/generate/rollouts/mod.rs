@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::spec::{CanaryProfile, ServiceLevels};
 
+pub mod names;
 mod template;
 
 pub use template::{
@@ -43,6 +44,11 @@ pub const ARG_STABLE_HASH: &str = "stable-hash";
 pub const ARG_CANARY_HASH: &str = "canary-hash";
 /// Argo arg holding slogate's API token, read from a Secret.
 pub const ARG_API_TOKEN: &str = "api-token";
+/// Argo arg naming the profile's metrics a step judges, comma-separated (the critical ones
+/// are always judged: the gate refuses a subset without them).
+pub const ARG_METRICS: &str = "metrics";
+/// The `metrics` arg's default: every metric of the profile.
+pub const ALL_METRICS: &str = "*";
 
 /// Name of the canary metric.
 pub const CANARY_METRIC: &str = "slogate-canary";
@@ -106,6 +112,14 @@ struct CanaryGateRequest<'a> {
     baseline: VersionRef,
     canary: VersionRef,
     lookback: String,
+    profile: ProfileRef,
+}
+
+/// The profile adjustment the template sends: the step's metrics, as the `metrics` arg names
+/// them.
+#[derive(Serialize)]
+struct ProfileRef {
+    metrics: String,
 }
 
 #[derive(Serialize)]
@@ -119,23 +133,17 @@ struct SloGateRequest<'a> {
     service: &'a str,
 }
 
-/// Measurement pace of the canary gate. Each verdict covers the last `lookback` of traffic:
-/// - the first waits half a lookback (`initialDelay`): before that the canary has served too
-///   little traffic and slogate would answer `inconclusive`, which would count against the
-///   limit below; a badly broken canary still fails within half a lookback and a minute;
-/// - then one verdict a minute, as many as the lookback has minutes, so the last verdicts
-///   judge windows full of canary traffic (the analysis lasts about one and a half
-///   lookbacks);
-/// - `failureLimit: 0`: slogate already answers `inconclusive`, not `fail`, on too little
-///   data, so one `fail` is trusted and aborts the rollout;
-/// - `inconclusiveLimit: 1`: one inconclusive verdict (a scrape gap) is tolerated, a second
-///   pauses the rollout for a person.
+/// The canary gate, asked on the profile's pacing (`spec::pacing`, where the defaults and their
+/// reasons are): each verdict covers the last `lookback` of traffic, Argo's sequential looks
+/// are one anytime-valid test in slogate, so asking every minute costs no false fails.
+/// `consecutiveErrorLimit` lets a run ride out a slogate restart (Argo retries an errored ask
+/// every 10 s).
 fn canary_template(
     service: &ServiceLevels,
     profile: &CanaryProfile,
     settings: &RolloutSettings,
 ) -> AnalysisTemplate {
-    let lookback = profile.lookback.as_secs();
+    let pacing = &profile.pacing;
     let request = CanaryGateRequest {
         service: &service.service,
         baseline: VersionRef {
@@ -145,14 +153,18 @@ fn canary_template(
             version: placeholder(ARG_CANARY_HASH),
         },
         lookback: profile.lookback.to_string(),
+        profile: ProfileRef {
+            metrics: placeholder(ARG_METRICS),
+        },
     };
     let metric = Metric {
         name: CANARY_METRIC.to_string(),
-        interval: Some("1m".to_string()),
-        initial_delay: (lookback >= 2).then(|| go_duration(lookback / 2)),
-        count: lookback.div_ceil(60).max(1) as u32,
-        failure_limit: 0,
-        inconclusive_limit: 1,
+        interval: Some(go_duration(pacing.interval.as_secs())),
+        initial_delay: Some(go_duration(pacing.initial_delay.as_secs())),
+        count: pacing.count,
+        failure_limit: pacing.failure_limit,
+        inconclusive_limit: pacing.inconclusive_limit,
+        consecutive_error_limit: Some(pacing.consecutive_error_limit),
         success_condition: SUCCESS_CONDITION.to_string(),
         failure_condition: FAILURE_CONDITION.to_string(),
         provider: web_provider(settings, CANARY_GATE_PATH, json_body(&request)),
@@ -160,11 +172,16 @@ fn canary_template(
     AnalysisTemplate {
         api_version: API_VERSION,
         kind: KIND,
-        metadata: metadata(service, format!("{}-canary", service.service)),
+        metadata: metadata(service, names::template_name(&service.service, "canary")),
         spec: AnalysisTemplateSpec {
             args: vec![
                 plain_arg(ARG_STABLE_HASH),
                 plain_arg(ARG_CANARY_HASH),
+                Argument {
+                    name: ARG_METRICS.to_string(),
+                    value: Some(ALL_METRICS.to_string()),
+                    value_from: None,
+                },
                 token_arg(settings),
             ],
             metrics: vec![metric],
@@ -185,6 +202,8 @@ fn slo_gate_template(service: &ServiceLevels, settings: &RolloutSettings) -> Ana
         count: 1,
         failure_limit: 0,
         inconclusive_limit: 0,
+        // One ask; the same restart allowance as the canary gate's default.
+        consecutive_error_limit: Some(crate::spec::pacing::DEFAULT_CONSECUTIVE_ERROR_LIMIT),
         success_condition: SUCCESS_CONDITION.to_string(),
         failure_condition: FAILURE_CONDITION.to_string(),
         provider: web_provider(settings, SLO_GATE_PATH, json_body(&request)),
@@ -192,7 +211,7 @@ fn slo_gate_template(service: &ServiceLevels, settings: &RolloutSettings) -> Ana
     AnalysisTemplate {
         api_version: API_VERSION,
         kind: KIND,
-        metadata: metadata(service, format!("{}-slo-gate", service.service)),
+        metadata: metadata(service, names::template_name(&service.service, "slo-gate")),
         spec: AnalysisTemplateSpec {
             args: vec![token_arg(settings)],
             metrics: vec![metric],
@@ -244,6 +263,7 @@ fn metadata(service: &ServiceLevels, name: String) -> ObjectMeta {
 fn plain_arg(name: &str) -> Argument {
     Argument {
         name: name.to_string(),
+        value: None,
         value_from: None,
     }
 }
@@ -251,6 +271,7 @@ fn plain_arg(name: &str) -> Argument {
 fn token_arg(settings: &RolloutSettings) -> Argument {
     Argument {
         name: ARG_API_TOKEN.to_string(),
+        value: None,
         value_from: Some(ValueFrom {
             secret_key_ref: settings.token_secret.clone(),
         }),

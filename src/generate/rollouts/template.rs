@@ -52,6 +52,9 @@ pub struct AnalysisTemplateSpec {
 pub struct Argument {
     /// The argument's name.
     pub name: String,
+    /// Its default, used when the Rollout gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
     /// Where the value comes from when the Rollout does not give it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_from: Option<ValueFrom>,
@@ -93,6 +96,10 @@ pub struct Metric {
     /// Inconclusive measurements tolerated before the metric is Inconclusive (and the
     /// rollout pauses).
     pub inconclusive_limit: u32,
+    /// Consecutive errored measurements (slogate unreachable) tolerated before the run errs
+    /// and the rollout aborts; absent means Argo's default of 4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_error_limit: Option<u32>,
     /// A measurement is Successful when this holds.
     pub success_condition: String,
     /// A measurement is Failed when this holds.

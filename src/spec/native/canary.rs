@@ -49,6 +49,9 @@ pub struct CanaryDoc {
     /// `sequential` (default) or `fixed`.
     #[serde(default)]
     mode: Option<String>,
+    /// The generated AnalysisTemplate's schedule and limits.
+    #[serde(default)]
+    pacing: Option<super::pacing::PacingDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +95,9 @@ struct MetricDoc {
     critical: bool,
     #[serde(default)]
     must_have_data: bool,
+    /// Absent: true. False: left out of the score when neither side has any data.
+    #[serde(default)]
+    required: Option<bool>,
     #[serde(default)]
     min_samples: Option<u64>,
     #[serde(default)]
@@ -161,6 +167,7 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
         }
         names.push(&metric.name);
     }
+    let pacing = super::pacing::load(doc.pacing.unwrap_or_default(), &at("pacing"), issues);
     let version_label = doc
         .version_label
         .clone()
@@ -186,6 +193,7 @@ pub fn load(doc: CanaryDoc, path: &str, issues: &mut Issues) -> Option<CanaryPro
         marginal_score,
         metrics,
         mode: mode?,
+        pacing: pacing?,
     })
 }
 
@@ -287,6 +295,14 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
             None
         }
     };
+    let required = doc.required.unwrap_or(true);
+    if !required && doc.must_have_data {
+        issues.error(
+            at("required"),
+            "`required: false` contradicts `must_have_data: true`: one leaves a metric without \
+             data out, the other fails the verdict on it",
+        );
+    }
     if let Some(group) = &doc.group {
         check::name(issues, &at("group"), "group", group);
     }
@@ -301,6 +317,7 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
         weight,
         critical: doc.critical,
         must_have_data: doc.must_have_data,
+        required,
         min_samples: doc.min_samples,
         group: doc.group,
         effect: effect?,

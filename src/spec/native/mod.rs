@@ -6,6 +6,7 @@
 mod alerts;
 mod canary;
 mod dashboard;
+mod pacing;
 pub mod routing;
 
 pub use alerts::email_addresses;

@@ -1,0 +1,153 @@
+//! Time from a canary taking traffic to the fail verdict, through a real `slogate serve` on a
+//! backfilled Prometheus, asked exactly when and how the generated AnalysisTemplate asks (its
+//! initialDelay, interval and count at the default pacing; its body with Argo's args filled
+//! in, the lookback replaced by the explicit window it stands for, since the data lies in the
+//! past). Traffic as the pacing targets state it: 200 requests/s, the canary at 10%, 1%
+//! errors on the baseline. Time is counted in minutes of data, never on a clock. The 10x
+//! target (2 minutes) is met; the 2x target (5 minutes) is not, see docs/statistics.md.
+//!
+//! `cargo test --test canary_time_to_fail -- --nocapture` prints the rows of the table in
+//! docs/statistics.md ("Pacing").
+
+mod support;
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use serde_json::Value;
+use slogate::generate::rollouts::{RolloutSettings, analysis_templates};
+use slogate::spec::load_texts;
+use support::prometheus::PrometheusGuard;
+use support::scenario::{Scenario, Segment, Workload};
+use support::slogate::{ServeOptions, SlogateGuard};
+
+const DEFINITION: &str = r#"apiVersion: slogate/v1
+kind: ServiceLevels
+service: shop
+canary:
+  metrics:
+    - name: error-rate
+      errors: sum(increase(http_requests_total{service="shop",code="500"}[{{window}}]))
+      total: sum(increase(http_requests_total{service="shop"}[{{window}}]))
+      direction: increase
+      critical: true
+"#;
+
+/// Minutes of baseline-only traffic before the canary takes its share.
+const BEFORE: u64 = 20;
+/// Minutes of the step replayed after it.
+const AFTER: u64 = 15;
+
+fn workload(version: &str, rps: f64, error_ratio: f64, idle_minutes: u64) -> Workload {
+    let mut segments = Vec::new();
+    if idle_minutes > 0 {
+        segments.push(Segment {
+            seconds: idle_minutes * 60,
+            rps: 0.0,
+            error_ratio: 0.0,
+            slow_ratio: 0.0,
+        });
+    }
+    segments.push(Segment {
+        seconds: (BEFORE + AFTER - idle_minutes) * 60,
+        rps,
+        error_ratio,
+        slow_ratio: 0.01,
+    });
+    Workload {
+        service: "shop".into(),
+        version: Some(version.into()),
+        segments,
+    }
+}
+
+#[test]
+fn a_10x_error_regression_fails_within_2_minutes_and_a_2x_within_the_step_at_the_default_pacing() {
+    let start = (Utc::now().timestamp() - 3 * 3600) / 60 * 60;
+    let traffic_from = start + BEFORE as i64 * 60;
+    let scenario = Scenario {
+        start,
+        step: 15,
+        workloads: vec![
+            workload("stable", 180.0, 0.01, 0),
+            workload("tenfold", 20.0, 0.10, BEFORE),
+            workload("double", 20.0, 0.02, BEFORE),
+            workload("same", 20.0, 0.01, BEFORE),
+            workload("double50", 50.0, 0.02, BEFORE),
+        ],
+    };
+    let prometheus = PrometheusGuard::start(&scenario);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.yaml"), DEFINITION).unwrap();
+    let slogate = SlogateGuard::start(&ServeOptions {
+        slos: dir.path().to_path_buf(),
+        ..ServeOptions::new(&prometheus.url)
+    });
+
+    // The template slogate generates for this profile.
+    let report = load_texts(&[(PathBuf::from("shop.yaml"), DEFINITION.to_string())]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let service = &report.catalog.services[0];
+    let template = &analysis_templates(service, &RolloutSettings::default())[0];
+    let metric = &template.spec.metrics[0];
+    let secs = |go: &str| -> i64 {
+        let d: slogate::spec::PromDuration = go.parse().unwrap();
+        d.as_secs() as i64
+    };
+    let initial_delay = secs(metric.initial_delay.as_deref().unwrap());
+    let interval = secs(metric.interval.as_deref().unwrap());
+    let lookback = service.canary.as_ref().unwrap().lookback.as_secs() as i64;
+    let body_template = metric.provider.web.body.clone();
+
+    // The minute of the first fail among the template's looks, and how many looks it took.
+    let first_fail = |canary: &str| -> Option<(usize, f64)> {
+        let body = body_template
+            .replace("{{args.stable-hash}}", "stable")
+            .replace("{{args.canary-hash}}", canary)
+            .replace("{{args.metrics}}", "*");
+        let mut request: Value = serde_json::from_str(&body).unwrap();
+        request.as_object_mut().unwrap().remove("lookback");
+        for look in 0..metric.count as i64 {
+            let at = traffic_from + initial_delay + look * interval;
+            request["window"] = serde_json::json!({
+                "start": (at - lookback).to_string(),
+                "end": at.to_string(),
+            });
+            let (status, verdict) = slogate.post("/api/v1/gates/canary", &request.to_string());
+            assert_eq!(status, 200, "{verdict}");
+            if verdict["verdict"] == "fail" {
+                return Some((look as usize + 1, (at - traffic_from) as f64 / 60.0));
+            }
+        }
+        None
+    };
+
+    eprintln!("| regression | first failing look | minutes of canary traffic |");
+    let mut rows = Vec::new();
+    for (canary, name, by_minutes) in [
+        ("tenfold", "10x errors", 2.0),
+        // The issue's target for a 2x regression is 5 minutes; the sequential rate test does
+        // not reach it (docs/statistics.md, "Pacing": its per-minute overdispersion prior
+        // makes evidence grow with minutes, not with traffic: 2.5x the traffic gains one
+        // minute). What is asserted is what the defaults give: a fail within the step's run.
+        ("double", "2x errors", 10.0),
+        ("double50", "2x errors, canary at 50 req/s", 10.0),
+    ] {
+        let got = first_fail(canary);
+        eprintln!(
+            "| {name} | {} | {} |",
+            got.map_or("none".into(), |g| g.0.to_string()),
+            got.map_or("none".into(), |g| g.1.to_string())
+        );
+        rows.push((name, got, by_minutes));
+    }
+    for (name, got, by_minutes) in rows {
+        let (_, minutes) = got.unwrap_or_else(|| panic!("{name}: never failed"));
+        assert!(
+            minutes <= by_minutes,
+            "{name}: failed after {minutes} minutes"
+        );
+    }
+    // An equal canary is never failed on the same schedule.
+    assert_eq!(first_fail("same"), None);
+}
