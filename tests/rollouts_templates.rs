@@ -326,7 +326,7 @@ fn the_canary_template_follows_the_profile_pacing_and_its_defaults() {
         let metric = &as_read(&templates[0])["spec"]["metrics"][0];
         assert_eq!(metric["interval"], "1m", "{service}");
         assert_eq!(metric["initialDelay"], "1m", "{service}");
-        assert_eq!(metric["count"], 10, "{service}");
+        assert_eq!(metric["count"], 15, "{service}");
         assert_eq!(metric["failureLimit"], 0, "one fail aborts: {service}");
         assert_eq!(metric["inconclusiveLimit"], 4, "{service}");
         assert_eq!(
@@ -341,7 +341,7 @@ fn the_canary_template_follows_the_profile_pacing_and_its_defaults() {
     .unwrap()
     .replace("initial_delay: 1m", "initial_delay: 90s")
     .replace("interval: 1m", "interval: 30s")
-    .replace("count: 10", "count: 7")
+    .replace("count: 15", "count: 7")
     .replace("failure_limit: 0", "failure_limit: 1")
     .replace("inconclusive_limit: 4", "inconclusive_limit: 2")
     .replace("consecutive_error_limit: 15", "consecutive_error_limit: 30");

@@ -6,7 +6,7 @@
 //! A rollout has three canary steps, each one AnalysisRun as the generated template writes it
 //! from the profile's pacing (`spec::pacing`; lookback 10m), the next step starting the minute
 //! after the previous run's last look. With the default pacing (initialDelay 1m, interval 1m,
-//! count 10) that is 30 looks, at minutes 1-10, 12-21 and 23-32 after the canary's deployment;
+//! count 15) that is 45 looks, at minutes 1-15, 17-31 and 33-47 after the canary's deployment;
 //! times are rounded up to whole minutes, the data's resolution, and looks past
 //! [`ROLLOUT_MINUTES`] are not replayed. Argo's rules (`analysis/analysis.go`,
 //! `assessMetricFailureInconclusiveOrError`): a run is Failed when failed measurements exceed
@@ -20,7 +20,7 @@ use crate::verdict::Outcome;
 
 /// Most minutes of one rollout's analysis replayed, from the canary's deployment to its last
 /// look (the data a replay is given covers them).
-pub const ROLLOUT_MINUTES: usize = 45;
+pub const ROLLOUT_MINUTES: usize = 47;
 /// The template's lookback, in minutes (the first look of a step reaches back this far).
 pub const LOOKBACK_MINUTES: usize = 10;
 /// Canary steps of a replayed rollout, each one AnalysisRun.

@@ -1,7 +1,7 @@
 //! A rollout simulator with production-shaped noise: per-minute data of both sides, replayed
 //! through the gate and Argo Rollouts' analysis rules by `analysis::calibration::replay` (the
-//! generated template's schedule under the default pacing: 30 looks at minutes 1-10, 12-21
-//! and 23-32 after the canary's deployment at minute 0).
+//! generated template's schedule under the default pacing: 45 looks at minutes 1-15, 17-31
+//! and 33-47 after the canary's deployment at minute 0).
 //!
 //! Noise, per minute:
 //! - traffic with common load swings (a slow wave and noise, hitting both sides);
@@ -154,7 +154,7 @@ struct Minutes {
 }
 
 const FIRST_MINUTE: i64 = -10;
-const LAST_MINUTE: i64 = 45;
+const LAST_MINUTE: i64 = 47;
 /// Histogram bucket bounds (Prometheus' client defaults).
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
