@@ -111,6 +111,10 @@ pub struct Config {
     /// How long one evaluation of the whole catalog serves the overview, `GET /api/v1/slos` and
     /// the report (`0s`: no cache, every request evaluates).
     pub status_cache_ttl: String,
+    /// Where the overview, `GET /api/v1/slos` and the report read SLO status from: `auto`
+    /// (the generated recording rules where Prometheus runs current ones, raw queries for the
+    /// rest), `rules` (rules only) or `raw`. The gates always query raw.
+    pub evaluation: crate::evaluate::rules::EvaluationMode,
 }
 
 impl Default for Config {
@@ -136,6 +140,7 @@ impl Default for Config {
             calibration: Default::default(),
             rate_limit: Default::default(),
             status_cache_ttl: "15s".to_string(),
+            evaluation: Default::default(),
         }
     }
 }
@@ -341,6 +346,8 @@ pub struct Settings {
     pub rate_limit: crate::server::rate::RateLimitConfig,
     /// Lifetime of a cached catalog evaluation; zero: no cache.
     pub status_cache_ttl: Duration,
+    /// Recording rules or raw queries for the catalog-wide status.
+    pub evaluation: crate::evaluate::rules::EvaluationMode,
 }
 
 impl fmt::Debug for Settings {
@@ -364,6 +371,7 @@ impl fmt::Debug for Settings {
             .field("calibration", &self.calibration)
             .field("rate_limit", &self.rate_limit)
             .field("status_cache_ttl", &self.status_cache_ttl)
+            .field("evaluation", &self.evaluation)
             .field("tokens", &self.tokens)
             .finish()
     }
@@ -481,6 +489,7 @@ impl Config {
                 self.rate_limit.clone()
             },
             status_cache_ttl,
+            evaluation: self.evaluation,
         })
     }
 

@@ -464,7 +464,10 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
             prometheus: Arc::new(source(&prometheus.url)),
             store: Some(store.clone()),
             policy: GatePolicy::default(),
-            status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
+            status_cache: Arc::new(StatusCache::new(
+                Duration::from_secs(15),
+                Default::default(),
+            )),
         },
         store: store.clone(),
     };
@@ -521,7 +524,10 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
         prometheus: Arc::new(counted.clone()),
         store: None,
         policy: GatePolicy::default(),
-        status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
+        status_cache: Arc::new(StatusCache::new(
+            Duration::from_secs(15),
+            Default::default(),
+        )),
     };
     let tz: Tz = ZONE.parse().unwrap();
     let started = std::time::Instant::now();

@@ -59,7 +59,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let catalog = Arc::new(super::load_definitions(&settings.slos)?);
     // One cache for the run: every team's report shares the catalog's evaluation at the
     // week's end.
-    let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
+    let status_cache = Arc::new(StatusCache::new(
+        settings.status_cache_ttl,
+        settings.evaluation,
+    ));
     let prometheus: Arc<dyn QuerySource> = Arc::new(
         PrometheusSource::new(settings.prometheus.clone())
             .map_err(|e| anyhow::anyhow!("prometheus.url: {e}"))?,

@@ -17,6 +17,8 @@
 //! - a reload of the definitions is a new key (the catalog is compared by identity), so a
 //!   status never mixes definitions;
 //! - gates never come here: they decide rollouts and always query fresh.
+//!
+//! Each evaluation reads the recording rules where it can (`evaluation`, [`super::rules`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
-use super::evaluate_service;
+use super::rules::{EvaluationMode, Provenance, evaluate_catalog};
 use crate::analysis::slo::{GatePolicy, SloStatus};
 use crate::source::prometheus::QuerySource;
 use crate::spec::Catalog;
@@ -37,6 +39,8 @@ pub struct CatalogStatus {
     pub at: i64,
     /// Every SLO of every service, services in catalog order.
     pub statuses: Vec<SloStatus>,
+    /// Which SLOs were read from recording rules, and why others were not.
+    pub provenance: Provenance,
 }
 
 /// Which evaluation a request wants.
@@ -49,25 +53,6 @@ pub enum Wanted {
     },
     /// The state at exactly this time (unix seconds).
     At(i64),
-}
-
-/// Evaluates every service of `catalog` at `at` (all services at once; the query budget paces
-/// them).
-pub async fn evaluate_catalog(
-    source: &dyn QuerySource,
-    catalog: &Catalog,
-    policy: &GatePolicy,
-    at: i64,
-) -> Vec<SloStatus> {
-    let services = catalog
-        .services
-        .iter()
-        .map(|s| evaluate_service(source, catalog, s, None, at, policy));
-    futures::future::join_all(services)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 /// An evaluation done or under way, shared by everyone who waits for it.
@@ -89,16 +74,20 @@ struct Entry {
 pub struct StatusCache {
     /// How long an evaluation is handed out; zero turns the cache off.
     ttl: Duration,
+    /// Recording rules or raw queries.
+    mode: EvaluationMode,
     /// The evaluations within the TTL: a handful (one per TTL, plus the report's times), so a
     /// list searched under a lock held for microseconds.
     entries: Mutex<Vec<Entry>>,
 }
 
 impl StatusCache {
-    /// A cache keeping evaluations for `ttl` (zero: none kept, every request evaluates).
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache keeping evaluations for `ttl` (zero: none kept, every request evaluates),
+    /// each made in `mode`.
+    pub fn new(ttl: Duration, mode: EvaluationMode) -> Self {
         StatusCache {
             ttl,
+            mode,
             entries: Mutex::new(Vec::new()),
         }
     }
@@ -106,6 +95,11 @@ impl StatusCache {
     /// How long an evaluation is handed out.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// Where evaluations are read from.
+    pub fn mode(&self) -> EvaluationMode {
+        self.mode
     }
 
     /// The statuses `wanted` of every SLO of `catalog`: from the cache, from an evaluation
@@ -124,8 +118,13 @@ impl StatusCache {
         };
         if self.ttl.is_zero() {
             count("off");
-            let statuses = evaluate_catalog(source.as_ref(), catalog, &policy, at).await;
-            return Ok(Arc::new(CatalogStatus { at, statuses }));
+            let (statuses, provenance) =
+                evaluate_catalog(source.as_ref(), catalog, &policy, at, self.mode).await;
+            return Ok(Arc::new(CatalogStatus {
+                at,
+                statuses,
+                provenance,
+            }));
         }
         let pending = {
             let mut entries = match self.entries.lock() {
@@ -150,7 +149,7 @@ impl StatusCache {
                 }
                 None => {
                     count("miss");
-                    let result = spawn(source, catalog, policy, at);
+                    let result = spawn(source, catalog, policy, at, self.mode);
                     entries.push(Entry {
                         at,
                         catalog: catalog.clone(),
@@ -171,11 +170,17 @@ fn spawn(
     catalog: &Arc<Catalog>,
     policy: GatePolicy,
     at: i64,
+    mode: EvaluationMode,
 ) -> Pending {
     let (source, catalog) = (source.clone(), catalog.clone());
     let task = tokio::spawn(async move {
-        let statuses = evaluate_catalog(source.as_ref(), &catalog, &policy, at).await;
-        Arc::new(CatalogStatus { at, statuses })
+        let (statuses, provenance) =
+            evaluate_catalog(source.as_ref(), &catalog, &policy, at, mode).await;
+        Arc::new(CatalogStatus {
+            at,
+            statuses,
+            provenance,
+        })
     });
     async move {
         task.await

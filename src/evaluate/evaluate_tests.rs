@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::catalog::{StatusCache, Wanted};
+use super::rules::EvaluationMode;
 use super::*;
 use crate::source::prometheus::Series;
 use crate::spec::load_texts;
@@ -158,7 +159,7 @@ async fn lookups_within_the_ttl_and_at_once_share_one_evaluation() {
     let catalog = catalog();
     let canned = Canned::new(Some(0.0001));
     let source: Arc<dyn QuerySource> = canned.clone();
-    let cache = StatusCache::new(Duration::from_secs(3600));
+    let cache = StatusCache::new(Duration::from_secs(3600), EvaluationMode::Raw);
     let policy = GatePolicy::default();
     let now = 1_000_000;
     let (a, b) = tokio::join!(
@@ -194,7 +195,7 @@ async fn without_a_ttl_every_lookup_evaluates() {
     let catalog = catalog();
     let canned = Canned::new(Some(0.0001));
     let source: Arc<dyn QuerySource> = canned.clone();
-    let cache = StatusCache::new(Duration::ZERO);
+    let cache = StatusCache::new(Duration::ZERO, EvaluationMode::Raw);
     for _ in 0..2 {
         cache
             .statuses(

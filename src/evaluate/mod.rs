@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod canary;
 pub mod catalog;
 pub mod plan;
+pub mod rules;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,7 +31,19 @@ pub async fn evaluate_service(
     policy: &GatePolicy,
 ) -> Vec<SloStatus> {
     let selected = slo::selected(service, slo, &catalog.alert_windows);
-    let plan = plan::plan(&selected);
+    evaluate_slos(source, service, &selected, at, policy).await
+}
+
+/// Evaluates the `selected` SLOs of `service` (with their alert windows) at `at` from raw SLI
+/// queries: one query per distinct window, all sent at once.
+pub async fn evaluate_slos(
+    source: &dyn QuerySource,
+    service: &ServiceLevels,
+    selected: &[(&crate::spec::Slo, crate::spec::windows::AlertWindows)],
+    at: i64,
+    policy: &GatePolicy,
+) -> Vec<SloStatus> {
+    let plan = plan::plan(selected);
     let queries: Vec<String> = plan.queries.iter().map(|(_, q)| q.clone()).collect();
     let results = source.instant_all(&queries, at).await;
     let fetched: BTreeMap<_, WindowResult> = plan

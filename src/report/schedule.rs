@@ -320,7 +320,10 @@ mod tests {
                 prometheus: Arc::new(prometheus),
                 store: Some(store.clone()),
                 policy: GatePolicy::default(),
-                status_cache: Arc::new(StatusCache::new(Duration::from_secs(15))),
+                status_cache: Arc::new(StatusCache::new(
+                    Duration::from_secs(15),
+                    Default::default(),
+                )),
             },
             store,
         }

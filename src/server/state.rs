@@ -78,7 +78,10 @@ impl AppState {
             .rate_limit
             .limits()
             .unwrap_or_else(|_| super::rate::RateLimits::off());
-        let status_cache = Arc::new(StatusCache::new(settings.status_cache_ttl));
+        let status_cache = Arc::new(StatusCache::new(
+            settings.status_cache_ttl,
+            settings.evaluation,
+        ));
         AppState(Arc::new(Inner {
             settings,
             catalog: RwLock::new(Arc::new(catalog)),

@@ -25,6 +25,7 @@ pub async fn all(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
     let mut body = status_json(&evaluated.statuses, at);
     body["age_seconds"] = json!(age_seconds(&evaluated, now));
     body["cache_ttl_seconds"] = json!(state.status_cache.ttl().as_secs_f64());
+    evaluated.provenance.annotate(&mut body);
     Ok(Json(body))
 }
 

@@ -11,6 +11,7 @@ pub mod prometheus;
 pub mod promtool;
 pub mod proxy;
 pub mod receivers;
+pub mod rules_backfill;
 pub mod scenario;
 pub mod serve;
 pub mod slogate;

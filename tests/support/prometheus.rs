@@ -137,6 +137,34 @@ impl PrometheusGuard {
         );
     }
 
+    /// Moves the TSDB blocks under `blocks` (as `promtool tsdb create-blocks-from` writes them)
+    /// into the server's storage and restarts it on the same port, since Prometheus reads
+    /// blocks at start. Overlapping blocks are merged (Prometheus 2.39 and later).
+    pub fn add_blocks(&mut self, blocks: &std::path::Path) {
+        self.stop();
+        let data = self._dir.path().join("data");
+        for entry in std::fs::read_dir(blocks).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                std::fs::rename(entry.path(), data.join(entry.file_name())).unwrap();
+            }
+        }
+        let port = self.url.rsplit(':').next().unwrap().to_string();
+        self.child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                self._dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg("--storage.tsdb.retention.time=400d")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&self.log).unwrap())
+            .spawn()
+            .unwrap();
+        self.wait_ready(Duration::from_secs(30));
+    }
+
     /// Stops the server now (for tests of an unreachable Prometheus).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

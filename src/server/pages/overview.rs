@@ -246,6 +246,8 @@ pub struct OverviewView {
     /// How old they are and how long they are shared (`12 s ago, shared for up to 15 s`); set
     /// by the handler, which knows the cache.
     pub age: Option<String>,
+    /// Where the statuses were read from (recording rules or raw queries); set by the handler.
+    pub source: Option<String>,
 }
 
 /// The row of one status.
@@ -399,6 +401,7 @@ pub fn overview(
         filtered: query.team.is_some() || query.service.is_some(),
         evaluated_at,
         age: None,
+        source: None,
     }
 }
 
@@ -419,6 +422,7 @@ pub async fn page(
         _ if ttl == 0.0 => "just now; not cached".to_string(),
         age => format!("{age} s ago; shared for up to {ttl} s"),
     });
+    view.source = Some(evaluated.provenance.summary(evaluated.statuses.len()));
     render("overview.html", "SLO overview", &view)
 }
 
