@@ -468,6 +468,7 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
                 Duration::from_secs(15),
                 Default::default(),
             )),
+            basis: Default::default(),
         },
         store: store.clone(),
     };
@@ -528,6 +529,7 @@ async fn a_failing_smtp_server_leaves_the_report_pending_and_the_next_try_delive
             Duration::from_secs(15),
             Default::default(),
         )),
+        basis: Default::default(),
     };
     let tz: Tz = ZONE.parse().unwrap();
     let started = std::time::Instant::now();

@@ -89,6 +89,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             store,
             policy,
             status_cache,
+            basis: Default::default(),
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         return runtime.block_on(async {
@@ -130,6 +131,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             store: Some(store.clone()),
             policy,
             status_cache,
+            basis: Default::default(),
         },
         store: store.clone(),
     };

@@ -28,6 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::basis::{BasisCache, RecordedWeek, WeekFigures};
 use super::week::IsoWeek;
 use crate::analysis::slo::{GatePolicy, SloStatus};
 use crate::evaluate::catalog::{StatusCache, Wanted};
@@ -192,6 +193,8 @@ pub struct Sources {
     pub policy: GatePolicy,
     /// Catalog evaluations shared with the pages (in `serve`) and between teams.
     pub status_cache: Arc<StatusCache>,
+    /// The week's catalog-wide figures, gathered by a run's first team for the others.
+    pub basis: Arc<BasisCache>,
 }
 
 /// Gathers `team`'s report for `week` (boundaries in `tz`).
@@ -212,7 +215,6 @@ pub async fn collect_team(
         .instant("vector(1)", end.timestamp())
         .await
         .map_err(|e| CollectError::Prometheus(describe(&e)))?;
-    let firings = alerts(sources.prometheus.as_ref(), start, end).await?;
     let at_end = sources
         .status_cache
         .statuses(
@@ -223,6 +225,10 @@ pub async fn collect_team(
         )
         .await
         .map_err(CollectError::Prometheus)?;
+    let basis = sources
+        .basis
+        .get(sources, catalog, week, tz, &at_end)
+        .await?;
     let mut reports = Vec::new();
     for service in services {
         let period: Vec<SloStatus> = at_end
@@ -231,8 +237,23 @@ pub async fn collect_team(
             .filter(|s| s.service == service.service)
             .cloned()
             .collect();
-        let mut report = collect_service(sources, catalog, service, &period, week, tz).await?;
-        report.alerts = firings
+        let recorded: Option<Vec<&RecordedWeek>> = service
+            .slos
+            .iter()
+            .map(|slo| {
+                basis
+                    .recorded
+                    .get(&(service.service.clone(), slo.name.clone()))
+            })
+            .collect();
+        let mut report = match recorded {
+            Some(recorded) => {
+                from_recordings(sources, service, &period, &recorded, start, end).await?
+            }
+            None => collect_service(sources, catalog, service, &period, week, tz).await?,
+        };
+        report.alerts = basis
+            .firings
             .iter()
             .filter(|(s, _)| s == &service.service)
             .map(|(_, f)| f.clone())
@@ -285,8 +306,56 @@ async fn collect_service(
             continue;
         };
         let burn_down = burn_down(source, catalog, slo, start, end).await;
-        slos.push(slo_report(slo, &p, &w, &prev, burn_down));
+        let period_events = p.events.get(&slo.period.nominal()).copied();
+        let (week, previous) = (WeekFigures::of(&w), WeekFigures::of(&prev));
+        slos.push(slo_report(
+            slo,
+            &p,
+            &week,
+            &previous,
+            period_events,
+            burn_down,
+        ));
     }
+    service_report(sources, service, slos, start, end).await
+}
+
+/// A service whose SLOs were all read from recording rules: its figures from the run's
+/// catalog-wide basis, no query of its own.
+async fn from_recordings(
+    sources: &Sources,
+    service: &ServiceLevels,
+    period: &[SloStatus],
+    recorded: &[&RecordedWeek],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<ServiceReport, CollectError> {
+    let mut slos = Vec::new();
+    for (slo, r) in service.slos.iter().zip(recorded) {
+        let Some(p) = period.iter().find(|s| s.slo == slo.name) else {
+            continue;
+        };
+        let burn_down = r.burn_down.clone();
+        slos.push(slo_report(
+            slo,
+            p,
+            &r.week,
+            &r.previous,
+            r.period_events,
+            burn_down,
+        ));
+    }
+    service_report(sources, service, slos, start, end).await
+}
+
+/// A service's report from its SLOs' figures and the history's rollouts.
+async fn service_report(
+    sources: &Sources,
+    service: &ServiceLevels,
+    slos: Vec<SloReport>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<ServiceReport, CollectError> {
     let (rollouts, rollouts_total) = match &sources.store {
         Some(store) => rollouts(store.clone(), &service.service, start, end).await?,
         None => (Vec::new(), 0),
@@ -300,27 +369,27 @@ async fn collect_service(
     })
 }
 
-/// One SLO's figures from the three evaluations (period and week at the week's end, the
-/// previous week at its end).
+/// One SLO's figures: the period at the week's end (`period`, and its events), the week and
+/// the previous week.
 fn slo_report(
     slo: &Slo,
     period: &SloStatus,
-    week: &SloStatus,
-    previous: &SloStatus,
+    week: &WeekFigures,
+    previous: &WeekFigures,
+    period_events: Option<f64>,
     burn_down: Vec<(i64, f64)>,
 ) -> SloReport {
     let period_window = slo.period.nominal();
-    // Each evaluation's own period is the window it was asked about (the week, or the SLO's).
-    let own = |st: &SloStatus| PromDuration::parse(&st.period).ok();
-    let week_window = own(week);
-    let week_sli = week_window.and_then(|w| week.sli.get(&w).copied());
-    let previous_sli = own(previous).and_then(|w| previous.sli.get(&w).copied());
+    let week_sli = week.sli;
+    let previous_sli = previous.sli;
     let budget = slo.error_budget();
-    let consumed = week_sli.zip(week_window).and_then(|(sli, w)| {
+    let consumed = week_sli.and_then(|sli| {
         let bad_share = (1.0 - sli) / budget;
-        match (week.events.get(&w), period.events.get(&period_window)) {
-            (Some(events), Some(all)) if *all > 0.0 => Some(bad_share * events / all),
-            (None, None) => Some(bad_share * w.as_secs() as f64 / period_window.as_secs() as f64),
+        match (week.events, period_events) {
+            (Some(events), Some(all)) if all > 0.0 => Some(bad_share * events / all),
+            (None, None) => {
+                Some(bad_share * week.window.as_secs() as f64 / period_window.as_secs() as f64)
+            }
             _ => None,
         }
     });
@@ -377,7 +446,7 @@ async fn burn_down(
 }
 
 /// Firings of SLO alerts during `[start, end)`, by service.
-async fn alerts(
+pub(super) async fn alerts(
     source: &dyn QuerySource,
     start: DateTime<Utc>,
     end: DateTime<Utc>,

@@ -10,6 +10,7 @@
 //! - [`deliver`]: sending chosen report rows now (`slogate report`).
 //! - [`config`]: `report:` in `slogate.yaml`; [`week`]: ISO weeks in a time zone.
 
+pub mod basis;
 pub mod chart;
 pub mod collect;
 pub mod config;

@@ -324,6 +324,7 @@ mod tests {
                     Duration::from_secs(15),
                     Default::default(),
                 )),
+                basis: Default::default(),
             },
             store,
         }

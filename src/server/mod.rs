@@ -164,6 +164,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
                     budget_floor: state.settings.gate.budget_floor,
                 },
                 status_cache: state.status_cache.clone(),
+                basis: Default::default(),
             },
             store: state.store.clone(),
         };
