@@ -3,8 +3,9 @@
 //! initialDelay, interval and count at the default pacing; its body with Argo's args filled
 //! in, the lookback replaced by the explicit window it stands for, since the data lies in the
 //! past). Traffic as the pacing targets state it: 200 requests/s, the canary at 10%, 1%
-//! errors on the baseline. Time is counted in minutes of data, never on a clock. The 10x
-//! target (2 minutes) is met; the 2x target (5 minutes) is not, see docs/statistics.md.
+//! errors on the baseline; latency regressions as p95 shifts of the scenario's histogram.
+//! Time is counted in minutes of data, never on a clock. The 10x target (2 minutes) is met;
+//! the 2x target (5 minutes) is not, see docs/statistics.md.
 //!
 //! `cargo test --test canary_time_to_fail -- --nocapture` prints the rows of the table in
 //! docs/statistics.md ("Pacing").
@@ -31,6 +32,10 @@ canary:
       total: sum(increase(http_requests_total{service="shop"}[{{window}}]))
       direction: increase
       critical: true
+    - name: p95-latency
+      query: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="shop"}[1m])))
+      direction: increase
+      critical: true
 "#;
 
 /// Minutes of baseline-only traffic before the canary takes its share.
@@ -38,7 +43,16 @@ const BEFORE: u64 = 20;
 /// Minutes of the step replayed after it.
 const AFTER: u64 = 15;
 
-fn workload(version: &str, rps: f64, error_ratio: f64, idle_minutes: u64) -> Workload {
+/// A version's traffic: `slow_ratio` of its requests above 0.5 s. The scenario's histogram puts
+/// the baseline's p95 (1% slow) at 0.4596 s; 5.57% slow puts it at 0.5512 s (1.20x), 30% slow
+/// at 0.9167 s (1.99x).
+fn workload(
+    version: &str,
+    rps: f64,
+    error_ratio: f64,
+    slow_ratio: f64,
+    idle_minutes: u64,
+) -> Workload {
     let mut segments = Vec::new();
     if idle_minutes > 0 {
         segments.push(Segment {
@@ -52,7 +66,7 @@ fn workload(version: &str, rps: f64, error_ratio: f64, idle_minutes: u64) -> Wor
         seconds: (BEFORE + AFTER - idle_minutes) * 60,
         rps,
         error_ratio,
-        slow_ratio: 0.01,
+        slow_ratio,
     });
     Workload {
         service: "shop".into(),
@@ -69,11 +83,13 @@ fn a_10x_error_regression_fails_within_2_minutes_and_a_2x_within_the_step_at_the
         start,
         step: 15,
         workloads: vec![
-            workload("stable", 180.0, 0.01, 0),
-            workload("tenfold", 20.0, 0.10, BEFORE),
-            workload("double", 20.0, 0.02, BEFORE),
-            workload("same", 20.0, 0.01, BEFORE),
-            workload("double50", 50.0, 0.02, BEFORE),
+            workload("stable", 180.0, 0.01, 0.01, 0),
+            workload("tenfold", 20.0, 0.10, 0.01, BEFORE),
+            workload("double", 20.0, 0.02, 0.01, BEFORE),
+            workload("same", 20.0, 0.01, 0.01, BEFORE),
+            workload("double50", 50.0, 0.02, 0.01, BEFORE),
+            workload("slow2x", 20.0, 0.01, 0.30, BEFORE),
+            workload("slow20", 20.0, 0.01, 0.0557, BEFORE),
         ],
     };
     let prometheus = PrometheusGuard::start(&scenario);
@@ -100,11 +116,11 @@ fn a_10x_error_regression_fails_within_2_minutes_and_a_2x_within_the_step_at_the
     let body_template = metric.provider.web.body.clone();
 
     // The minute of the first fail among the template's looks, and how many looks it took.
-    let first_fail = |canary: &str| -> Option<(usize, f64)> {
+    let first_fail = |canary: &str, metrics: &str| -> Option<(usize, f64)> {
         let body = body_template
             .replace("{{args.stable-hash}}", "stable")
             .replace("{{args.canary-hash}}", canary)
-            .replace("{{args.metrics}}", "*");
+            .replace("{{args.metrics}}", metrics);
         let mut request: Value = serde_json::from_str(&body).unwrap();
         request.as_object_mut().unwrap().remove("lookback");
         for look in 0..metric.count as i64 {
@@ -124,16 +140,21 @@ fn a_10x_error_regression_fails_within_2_minutes_and_a_2x_within_the_step_at_the
 
     eprintln!("| regression | first failing look | minutes of canary traffic |");
     let mut rows = Vec::new();
-    for (canary, name, by_minutes) in [
-        ("tenfold", "10x errors", 2.0),
+    for (canary, metrics, name, by_minutes) in [
+        ("tenfold", "*", "10x errors", 2.0),
         // The issue's target for a 2x regression is 5 minutes; the sequential rate test does
         // not reach it (docs/statistics.md, "Pacing": its per-minute overdispersion prior
         // makes evidence grow with minutes, not with traffic: 2.5x the traffic gains one
         // minute). What is asserted is what the defaults give: a fail within the step's run.
-        ("double", "2x errors", 10.0),
-        ("double50", "2x errors, canary at 50 req/s", 10.0),
+        ("double", "*", "2x errors", 10.0),
+        ("double50", "*", "2x errors, canary at 50 req/s", 10.0),
+        // Measured: 3 and 7 minutes. The shift test on per-minute p95s needs a few canary
+        // minutes however large the shift (the issue's 2-minute target for gross regressions
+        // is met by error rates only); asserted: within 5 and 10 minutes.
+        ("slow2x", "*", "2x latency (p95 0.46 s -> 0.92 s)", 5.0),
+        ("slow20", "*", "20% latency (p95 0.46 s -> 0.55 s)", 10.0),
     ] {
-        let got = first_fail(canary);
+        let got = first_fail(canary, metrics);
         eprintln!(
             "| {name} | {} | {} |",
             got.map_or("none".into(), |g| g.0.to_string()),
@@ -149,5 +170,5 @@ fn a_10x_error_regression_fails_within_2_minutes_and_a_2x_within_the_step_at_the
         );
     }
     // An equal canary is never failed on the same schedule.
-    assert_eq!(first_fail("same"), None);
+    assert_eq!(first_fail("same", "*"), None);
 }
