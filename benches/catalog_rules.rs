@@ -150,11 +150,20 @@ fn main() {
     let views = env_number("CATALOG_VIEWS", 5);
     let dir = tempfile::tempdir().unwrap();
     let slos = definitions(dir.path(), services);
-    let scenario = example_scenario();
+    // The examples' traffic, carried on 40 minutes past now so that every view of the run
+    // (raw mode takes minutes) finds current data; blocks may hold future samples, Prometheus
+    // answers each query from those at or before its time.
+    let mut scenario = example_scenario();
+    for workload in &mut scenario.workloads {
+        for segment in &mut workload.segments {
+            segment.seconds += 40 * 60;
+        }
+    }
     let t = Instant::now();
     let mut prometheus = PrometheusGuard::start(&scenario);
-    // Recordings now (the pages) and at the end of the last full week and the one before (the
-    // report): 30 minutes each, so the week's means read few samples (a real week holds
+    // Recordings from 40 minutes ago to 40 from now (the pages) and over 80 minutes before the
+    // ends of the last full week and the one before (the report), so the week's means read few
+    // samples (a real week holds
     // 10,080 a series; Prometheus' share of the report is understated, slogate's is not).
     let utc = chrono_tz::UTC;
     let week = IsoWeek::last_full_before(chrono::Utc::now(), utc);
@@ -162,7 +171,7 @@ fn main() {
     let extra = recordings(
         &slos,
         &[week_start.timestamp(), week_end.timestamp(), scenario.end()],
-        30,
+        80,
     );
     let file = dir.path().join("recordings.om");
     std::fs::write(&file, format!("{extra}# EOF\n")).unwrap();
