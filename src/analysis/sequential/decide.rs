@@ -44,7 +44,9 @@ pub fn judge_fixed(
     let alpha = level(confidence);
     let state = advance(None, metric, data, minutes, 1, alpha);
     let described = judge_metric(metric, data, confidence);
-    decide(metric, &state, described, 1, alpha, Judging::Fixed)
+    let mut judged = decide(metric, &state, described, 1, alpha, Judging::Fixed);
+    judged.absolute = crate::analysis::canary::absolute::judge_criteria(metric, data, alpha, true);
+    judged
 }
 
 /// The metric's judgement at look `look`: the test's evidence in `state` combined with the

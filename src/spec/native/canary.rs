@@ -6,7 +6,8 @@ use crate::spec::check;
 use crate::spec::diagnostic::Issues;
 use crate::spec::duration::PromDuration;
 use crate::spec::model::{
-    CanaryMeasure, CanaryMetric, CanaryMode, CanaryProfile, Counted, Direction, EffectMeasure,
+    AbsoluteCriteria, CanaryMeasure, CanaryMetric, CanaryMode, CanaryProfile, Counted, Direction,
+    EffectMeasure,
 };
 use crate::spec::yaml::{join_index, join_key};
 
@@ -104,6 +105,15 @@ struct MetricDoc {
     group: Option<String>,
     #[serde(default)]
     effect: Option<String>,
+    /// Values metrics: the highest typical value tolerated.
+    #[serde(default)]
+    max: Option<f64>,
+    /// Bad-event metrics: the highest rate tolerated (a fraction).
+    #[serde(default)]
+    max_rate: Option<f64>,
+    /// Bad-event metrics: the largest rise over the baseline's rate, in percentage points.
+    #[serde(default)]
+    max_increase_points: Option<f64>,
 }
 
 /// Maps the section into the model.
@@ -306,6 +316,10 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
     if let Some(group) = &doc.group {
         check::name(issues, &at("group"), "group", group);
     }
+    let absolute = measure
+        .as_ref()
+        .map(|m| load_absolute(&doc, m, path, issues))
+        .unwrap_or_default();
     Some(CanaryMetric {
         name: doc.name,
         measure: measure?,
@@ -321,7 +335,99 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
         min_samples: doc.min_samples,
         group: doc.group,
         effect: effect?,
+        absolute,
     })
+}
+
+/// The absolute criteria, each checked against the metric's kind and its own range; a
+/// criterion in error is left out (the file does not load anyway).
+fn load_absolute(
+    doc: &MetricDoc,
+    measure: &CanaryMeasure,
+    path: &str,
+    issues: &mut Issues,
+) -> AbsoluteCriteria {
+    let at = |field: &str| join_key(path, field);
+    let events = measure.counts_events();
+    let good = matches!(
+        measure,
+        CanaryMeasure::PrometheusEvents {
+            counted: Counted::Good,
+            ..
+        }
+    );
+    let mut criteria = AbsoluteCriteria::default();
+    if let Some(max) = doc.max {
+        if events {
+            issues.error(
+                at("max"),
+                "`max` bounds the values of a `query` (or traces latency) metric; an event \
+                 metric takes `max_rate` (a fraction) or `max_increase_points`",
+            );
+        } else if !max.is_finite() {
+            issues.error(at("max"), format!("{max} is not a finite number"));
+        } else {
+            criteria.max = Some(max);
+        }
+    }
+    for (field, value) in [
+        ("max_rate", doc.max_rate),
+        ("max_increase_points", doc.max_increase_points),
+    ] {
+        let Some(value) = value else { continue };
+        if !events {
+            issues.error(
+                at(field),
+                format!(
+                    "`{field}` bounds an event rate (`errors` with `total`, or traces `kind: \
+                     errors`); a values metric takes `max`"
+                ),
+            );
+            continue;
+        }
+        if good {
+            issues.error(
+                at(field),
+                format!(
+                    "`{field}` bounds the rate of bad events, and this metric counts good ones \
+                     (`good:`); put it on a metric with `errors:`"
+                ),
+            );
+            continue;
+        }
+        let (low, high, unit) = if field == "max_rate" {
+            (0.0, 1.0, "a fraction of events: 0.005 for 0.5%")
+        } else {
+            (
+                0.0,
+                100.0,
+                "percentage points: 0.1 for a rise from 0.2% to 0.3%",
+            )
+        };
+        if !(value.is_finite() && value > low && value < high) {
+            issues.error(
+                at(field),
+                format!("{value} is out of range: it is {unit}, above {low} and below {high}"),
+            );
+            continue;
+        }
+        if field == "max_rate" {
+            if value >= 0.1 {
+                issues.warn(
+                    at(field),
+                    format!(
+                        "{value} tolerates {}% of events failing: `max_rate` is a fraction \
+                         (0.005 for 0.5%), not a percentage",
+                        value * 100.0
+                    ),
+                );
+            }
+            criteria.max_rate = Some(value);
+        } else {
+            criteria.max_increase_points = Some(value);
+        }
+    }
+    criteria
 }
 
 fn load_measure(doc: &MetricDoc, path: &str, issues: &mut Issues) -> Option<CanaryMeasure> {
