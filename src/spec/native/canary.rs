@@ -566,4 +566,36 @@ mod tests {
             "{text:#?}"
         );
     }
+
+    #[test]
+    fn absolute_criteria_load_and_misplaced_or_out_of_range_ones_are_refused_by_line_and_field() {
+        let good = "  metrics:\n    - name: errors\n      errors: sum(increase(http_requests_total{namespace=\"shop\",code=\"500\"}[{{window}}]))\n      total: sum(increase(http_requests_total{namespace=\"shop\"}[{{window}}]))\n      max_rate: 0.005\n      max_increase_points: 0.1\n    - name: p95\n      query: histogram_quantile(0.95, sum by (le) (rate(latency_bucket{namespace=\"shop\"}[1m])))\n      max: 0.5\n";
+        let report = load(good);
+        assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+        let profile = report.catalog.services[0].canary.clone().unwrap();
+        assert_eq!(profile.metrics[0].absolute.max_rate, Some(0.005));
+        assert_eq!(profile.metrics[0].absolute.max_increase_points, Some(0.1));
+        assert_eq!(profile.metrics[1].absolute.max, Some(0.5));
+
+        // `max` on events (line 9), `max_rate` out of range (line 10), `max_rate` on values
+        // (line 14): each error names the file, the line and column of the key, and the field.
+        let bad = good
+            .replace(
+                "      max_rate: 0.005\n",
+                "      max: 3\n      max_rate: 1.5\n",
+            )
+            .replace("      max: 0.5\n", "      max_rate: 0.01\n");
+        let report = load(&bad);
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        for expected in [
+            "shop.yaml:9:7: canary.metrics[0].max: `max` bounds the values",
+            "shop.yaml:10:7: canary.metrics[0].max_rate: 1.5 is out of range",
+            "shop.yaml:14:7: canary.metrics[1].max_rate: `max_rate` bounds an event rate",
+        ] {
+            assert!(
+                text.iter().any(|d| d.starts_with(expected)),
+                "{expected}\n{text:#?}"
+            );
+        }
+    }
 }
