@@ -336,7 +336,7 @@ fn judge_max_rate(
     j.p_value = Some(p);
     j.interval = clopper_pearson(k, n, alpha);
     let [lower, upper] = j.interval.unwrap_or([0.0, 1.0]);
-    let level = format!("canary {name} rate {} ({k} of {n})", percent(rate));
+    let level = format!("canary {name} at {} ({k} of {n})", percent(rate));
     let test = format!("binomial test p {}", p_text(p));
     if lower > limit {
         j.outcome = Outcome::Fail;
@@ -420,7 +420,7 @@ fn judge_points(
     j.interval = Some(points);
     let rise = (pc - pb) * 100.0;
     let level = format!(
-        "canary {name} rate {} ({} of {}) vs baseline {} ({} of {}): {} points",
+        "canary {name} at {} ({} of {}) vs baseline {} ({} of {}): {} points",
         percent(pc),
         canary.counted,
         canary.total,

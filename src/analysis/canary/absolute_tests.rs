@@ -141,7 +141,7 @@ fn max_rate_fails_on_evidence_passes_within_and_needs_the_traffic_to_show_it() {
     assert_eq!(bad.outcome, Outcome::Fail, "{}", bad.reason);
     assert!(
         bad.reason
-            .contains("canary errors rate 1.5% (30 of 2000) above max_rate 0.5%")
+            .contains("canary errors at 1.5% (30 of 2000) above max_rate 0.5%")
     );
     let good = one(&m, &events((0, 0), (12, 12000)));
     assert_eq!(good.outcome, Outcome::Pass, "{}", good.reason);
