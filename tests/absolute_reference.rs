@@ -4,17 +4,15 @@
 //!
 //! Reference values: `tests/data/stats/absolute_reference.json`, written by
 //! `tests/data/stats/absolute.py` (scipy 1.17.1, statsmodels 0.15.0; how to run it is in its
-//! doc). Tolerances: binomial tails 1e-9 relative (statrs' incomplete beta against scipy's
-//! `bdtr`); Clopper-Pearson bounds 1e-9 relative (found by bisection to the spacing of doubles
-//! on that incomplete beta); order statistics equal; Newcombe bounds 1e-9 relative (closed
-//! form through the normal quantile).
+//! doc). Tolerances, all relative: 1e-9 for binomial tails (statrs' incomplete beta against
+//! scipy's), Clopper-Pearson bounds on whole and tempered counts (bisection to the spacing of
+//! doubles on that incomplete beta), Newcombe bounds (closed form through the normal
+//! quantile), and the level test of `max` (closed form; scipy's `norm.isf` against statrs).
 
 use serde_json::Value;
-use slogate::analysis::canary::absolute::{Criterion, judge_criteria};
+use slogate::analysis::canary::absolute::{Criterion, Level, judge_criteria};
 use slogate::analysis::canary::{Counts, MetricData};
-use slogate::analysis::stats::{
-    binomial_upper_tail, clopper_pearson, median_bounds, newcombe_difference,
-};
+use slogate::analysis::stats::{binomial_upper_tail, clopper_pearson, newcombe_difference};
 use slogate::spec::{
     AbsoluteCriteria, CanaryMeasure, CanaryMetric, Counted, Direction, EffectMeasure, QueryTemplate,
 };
@@ -52,7 +50,7 @@ fn binomial_tails_match_scipy_binomtest() {
         let expected = num(&c["p_value"]).unwrap();
         close(
             &format!("P(X >= {k}), n {n}, p {p}"),
-            binomial_upper_tail(k, n, p),
+            binomial_upper_tail(k as f64, n as f64, p),
             expected,
         );
     }
@@ -62,34 +60,17 @@ fn binomial_tails_match_scipy_binomtest() {
 fn clopper_pearson_bounds_match_scipy_exact_intervals() {
     for c in reference()["clopper_pearson"].as_array().unwrap() {
         let (k, n, alpha) = (int(&c["k"]), int(&c["n"]), num(&c["alpha"]).unwrap());
-        let [lower, upper] = clopper_pearson(k, n, alpha).unwrap();
+        let [lower, upper] = clopper_pearson(k as f64, n as f64, alpha).unwrap();
         close(&format!("lower {k}/{n}"), lower, num(&c["lower"]).unwrap());
         close(&format!("upper {k}/{n}"), upper, num(&c["upper"]).unwrap());
     }
 }
 
 #[test]
-fn median_bounds_and_the_sign_test_match_scipy_quantile_test() {
-    for c in reference()["median"].as_array().unwrap() {
-        let mut x: Vec<f64> = c["x"].as_array().unwrap().iter().filter_map(num).collect();
-        let (q, alpha) = (num(&c["q"]).unwrap(), num(&c["alpha"]).unwrap());
-        x.sort_by(f64::total_cmp);
-        let [lower, upper] = median_bounds(&x, alpha);
-        assert_eq!(lower, num(&c["lower"]), "{c}");
-        assert_eq!(upper, num(&c["upper"]), "{c}");
-        let above = x.iter().filter(|v| **v > q).count() as u64;
-        close(
-            "sign test",
-            binomial_upper_tail(above, x.len() as u64, 0.5),
-            num(&c["p_value"]).unwrap(),
-        );
-    }
-}
-
-#[test]
 fn newcombe_bounds_match_statsmodels() {
     for c in reference()["newcombe"].as_array().unwrap() {
-        let (k1, n1, k2, n2) = (int(&c["k1"]), int(&c["n1"]), int(&c["k2"]), int(&c["n2"]));
+        let count = |key: &str| c[key].as_f64().unwrap();
+        let (k1, n1, k2, n2) = (count("k1"), count("n1"), count("k2"), count("n2"));
         let alpha = num(&c["alpha"]).unwrap();
         let [lower, upper] = newcombe_difference(k1, n1, k2, n2, alpha).unwrap();
         close(&format!("lower {c}"), lower, num(&c["lower"]).unwrap());
@@ -128,41 +109,110 @@ fn metric(events: bool, absolute: AbsoluteCriteria) -> CanaryMetric {
     }
 }
 
-/// The reference cases whose bounds decide: `max_rate` fails exactly when scipy's lower
-/// bound is above the limit, `max_increase_points` when statsmodels' is, `max` when scipy's
-/// quantile test rejects, and the reasons quote the reference numbers.
-#[test]
-fn the_criteria_decide_by_the_reference_bounds() {
-    let r = reference();
-    // 30 of 2000 against max_rate 0.5% at 1%: lower bound 0.9395% > 0.5%.
-    let c = &r["clopper_pearson"][0];
-    let m = metric(
-        true,
-        AbsoluteCriteria {
-            max_rate: Some(0.005),
-            ..Default::default()
-        },
-    );
-    let data = MetricData::Events {
+fn events(baseline: (u64, u64), canary: (u64, u64)) -> MetricData {
+    MetricData::Events {
         baseline: Counts {
-            counted: 0,
-            total: 0,
+            counted: baseline.0,
+            total: baseline.1,
         },
         canary: Counts {
-            counted: 30,
-            total: 2000,
+            counted: canary.0,
+            total: canary.1,
         },
-    };
-    let j = &judge_criteria(&m, &data, 0.01, false)[0];
-    assert_eq!(
-        (j.criterion, j.outcome),
-        (Criterion::MaxRate, Outcome::Fail)
-    );
-    close("lower", j.interval.unwrap()[0], num(&c["lower"]).unwrap());
-    assert!(j.reason.contains("lower bound 0.9395%"), "{}", j.reason);
+    }
+}
 
-    // 260 vs 12 of 12000 against +0.1 points: lower bound 1.76 points.
-    let c = &r["newcombe"][5];
+/// `max_rate` on tempered counts: the bounds, the tail and the decision of each case follow
+/// scipy's incomplete beta.
+#[test]
+fn max_rate_on_tempered_counts_matches_scipy() {
+    for c in reference()["tempered"].as_array().unwrap() {
+        let (k, n) = (int(&c["k"]), int(&c["n"]));
+        let p0 = num(&c["p0"]).unwrap();
+        let level = Level {
+            alpha: num(&c["alpha"]).unwrap(),
+            minutes: num(&c["minutes"]).unwrap(),
+            dispersion: num(&c["dispersion"]).unwrap(),
+        };
+        let m = metric(
+            true,
+            AbsoluteCriteria {
+                max_rate: Some(p0),
+                ..Default::default()
+            },
+        );
+        let j = &judge_criteria(&m, &events((0, 0), (k, n)), level, false)[0];
+        let what = format!("{k} of {n} at {p0}: {}", j.reason);
+        let [lower, upper] = j.interval.expect(&what);
+        close(&format!("lower, {what}"), lower, num(&c["lower"]).unwrap());
+        close(&format!("upper, {what}"), upper, num(&c["upper"]).unwrap());
+        close(&what, j.p_value.unwrap(), num(&c["p_value"]).unwrap());
+        let phi = num(&c["phi"]).unwrap();
+        assert!(
+            j.reason.contains(&format!("tempered by {}", short(phi))),
+            "{what}"
+        );
+        let expected = if lower > p0 {
+            Outcome::Fail
+        } else if (k as f64) / (n as f64) > p0 {
+            Outcome::Inconclusive
+        } else {
+            Outcome::Pass
+        };
+        assert_eq!(j.outcome, expected, "{what}");
+    }
+}
+
+/// `max` on per-minute values: z and the bounds of the level as the formula gives them in
+/// numpy; fails exactly when the lower bound is above the limit.
+#[test]
+fn max_on_per_minute_values_matches_the_level_test_written_out_in_numpy() {
+    for c in reference()["level"].as_array().unwrap() {
+        let x: Vec<f64> = c["x"].as_array().unwrap().iter().filter_map(num).collect();
+        let limit = num(&c["max"]).unwrap();
+        let alpha = num(&c["alpha"]).unwrap();
+        let m = metric(
+            false,
+            AbsoluteCriteria {
+                max: Some(limit),
+                ..Default::default()
+            },
+        );
+        let data = MetricData::Values {
+            baseline: vec![],
+            canary: x.clone(),
+        };
+        let j = &judge_criteria(&m, &data, Level::new(alpha, x.len() as f64), false)[0];
+        assert_eq!(j.criterion, Criterion::Max);
+        let [lower, upper] = j.interval.unwrap();
+        close(&format!("lower {x:?}"), lower, num(&c["lower"]).unwrap());
+        close(&format!("upper {x:?}"), upper, num(&c["upper"]).unwrap());
+        let geometric = (x.iter().map(|v| v.ln()).sum::<f64>() / x.len() as f64).exp();
+        let expected = if lower > limit {
+            Outcome::Fail
+        } else if geometric > limit {
+            Outcome::Inconclusive
+        } else {
+            Outcome::Pass
+        };
+        assert_eq!(j.outcome, expected, "{x:?}: {}", j.reason);
+        assert!(
+            j.reason
+                .contains(&format!("z {}", short(num(&c["z"]).unwrap()))),
+            "{}",
+            j.reason
+        );
+    }
+}
+
+/// `max_increase_points` on tempered counts: statsmodels' Newcombe bounds of the tempered
+/// (fractional) counts, in points.
+#[test]
+fn max_increase_points_bounds_the_tempered_difference_as_statsmodels_does() {
+    let r = reference();
+    let c = r["newcombe"].as_array().unwrap().last().unwrap();
+    // 480 vs 48 errors of 48205 requests a side over ten minutes tempers to the case's
+    // fractional counts exactly when phi is 10: check the tempering in between by hand.
     let m = metric(
         true,
         AbsoluteCriteria {
@@ -170,64 +220,36 @@ fn the_criteria_decide_by_the_reference_bounds() {
             ..Default::default()
         },
     );
-    let data = MetricData::Events {
-        baseline: Counts {
-            counted: 12,
-            total: 12000,
-        },
-        canary: Counts {
-            counted: 260,
-            total: 12000,
-        },
+    let pooled: f64 = (482.0 + 48.0) / (2.0 * 48205.0);
+    let c2 = (0.446f64 / 2.0).exp_m1();
+    let dispersion_for_ten = {
+        // phi = 1 + n p c2' / (L (1 - p)) = 10  =>  c2' = 9 L (1 - p) / (n p).
+        let wanted = 9.0 * 10.0 * (1.0 - pooled) / (48205.0 * pooled);
+        2.0 * (wanted).ln_1p()
     };
-    let j = &judge_criteria(&m, &data, 0.01, true)[0];
+    assert!(dispersion_for_ten > 0.0 && c2 > 0.0);
+    let level = Level {
+        alpha: num(&c["alpha"]).unwrap(),
+        minutes: 10.0,
+        dispersion: dispersion_for_ten,
+    };
+    let j = &judge_criteria(&m, &events((48, 48205), (482, 48205)), level, true)[0];
+    let [lower, upper] = j.interval.unwrap();
+    close("lower", lower, num(&c["lower"]).unwrap() * 100.0);
+    close("upper", upper, num(&c["upper"]).unwrap() * 100.0);
     assert_eq!(j.outcome, Outcome::Fail, "{}", j.reason);
-    close(
-        "lower points",
-        j.interval.unwrap()[0],
-        num(&c["lower"]).unwrap() * 100.0,
-    );
-    // Equal rates: within, with the reference's upper bound.
-    let c = &r["newcombe"][1];
-    let data = MetricData::Events {
-        baseline: Counts {
-            counted: 12,
-            total: 12000,
-        },
-        canary: Counts {
-            counted: 12,
-            total: 12000,
-        },
-    };
-    let j = &judge_criteria(&m, &data, 0.01, true)[0];
-    assert_eq!(j.outcome, Outcome::Pass, "{}", j.reason);
-    close(
-        "upper points",
-        j.interval.unwrap()[1],
-        num(&c["upper"]).unwrap() * 100.0,
-    );
+}
 
-    // max 0.5 on ten values: 9 above (p 0.0107) is not evidence at 1%, 10 above is.
-    let m = metric(
-        false,
-        AbsoluteCriteria {
-            max: Some(0.5),
-            ..Default::default()
-        },
+/// The number as `numfmt::sig` writes it in a reason (4 significant digits).
+fn short(x: f64) -> String {
+    let text = format!(
+        "{:.*}",
+        (3 - x.abs().log10().floor() as i32).max(0) as usize,
+        x
     );
-    for (case, expected) in [
-        (0, Outcome::Inconclusive),
-        (1, Outcome::Fail),
-        (2, Outcome::Pass),
-    ] {
-        let c = &r["median"][case];
-        let canary: Vec<f64> = c["x"].as_array().unwrap().iter().filter_map(num).collect();
-        let data = MetricData::Values {
-            baseline: vec![],
-            canary,
-        };
-        let j = &judge_criteria(&m, &data, 0.01, false)[0];
-        assert_eq!(j.outcome, expected, "case {case}: {}", j.reason);
-        close("sign test", j.p_value.unwrap(), num(&c["p_value"]).unwrap());
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }

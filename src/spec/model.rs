@@ -495,8 +495,8 @@ pub struct CanaryMetric {
 /// fails only on evidence at the judge's confidence, and never passes on too little data.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AbsoluteCriteria {
-    /// Values metrics: the highest typical (median) value tolerated, in the query's unit
-    /// (`0.5` for a p95 latency in seconds of 500 ms).
+    /// `query` metrics: the highest level (geometric mean of the per-minute values) tolerated,
+    /// in the query's unit (`0.5` for a p95 latency in seconds of 500 ms).
     pub max: Option<f64>,
     /// Event metrics counting bad events: the highest rate tolerated, a fraction (`0.005` for
     /// 0.5%).

@@ -45,7 +45,8 @@ pub fn judge_fixed(
     let state = advance(None, metric, data, minutes, 1, alpha);
     let described = judge_metric(metric, data, confidence);
     let mut judged = decide(metric, &state, described, 1, alpha, Judging::Fixed);
-    judged.absolute = crate::analysis::canary::absolute::judge_criteria(metric, data, alpha, true);
+    let level = crate::analysis::canary::absolute::Level::new(alpha, minutes);
+    judged.absolute = crate::analysis::canary::absolute::judge_criteria(metric, data, level, true);
     judged
 }
 

@@ -10,8 +10,9 @@ pub mod gate;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::join_all;
 
-use crate::analysis::canary::{self, CanaryJudgement, MetricData, absolute};
-use crate::analysis::sequential::{self, AnalysisState, Judging};
+use crate::analysis::canary::absolute::{self, Level};
+use crate::analysis::canary::{self, CanaryJudgement, MetricData};
+use crate::analysis::sequential::{self, AnalysisState, Judging, MetricState, Test};
 use crate::source::prometheus::QuerySource;
 use crate::source::traces::SpanStore;
 use crate::spec::CanaryProfile;
@@ -101,7 +102,8 @@ pub async fn evaluate_canary(
             let state = sequential::advance(None, m, &test_data, minutes, 1, alpha);
             let described = canary::judge_metric(m, &data, confidence);
             let mut judged = sequential::decide(m, &state, described, 1, alpha, Judging::Fixed);
-            judged.absolute = absolute::judge_criteria(m, &data, alpha, true);
+            let level = criteria_level(alpha, minutes, &state);
+            judged.absolute = absolute::judge_criteria(m, &data, level, true);
             judged
         })
         .collect();
@@ -139,11 +141,22 @@ pub async fn evaluate_preview(
         .zip(&data)
         .map(|(m, d)| {
             let mut j = canary::judge_metric(m, d, confidence);
-            j.absolute = absolute::judge_criteria(m, d, alpha, false);
+            let minutes = (request.end - request.start) as f64 / 60.0;
+            j.absolute = absolute::judge_criteria(m, d, Level::new(alpha, minutes), false);
             j
         })
         .collect();
     canary::judge_alone(&judged)
+}
+
+/// The absolute criteria's level over a window of `minutes`: the dispersion of counts is the
+/// rate-ratio test's estimate so far (its prior on a first look).
+fn criteria_level(alpha: f64, minutes: f64, state: &MetricState) -> Level {
+    let mut level = Level::new(alpha, minutes);
+    if let Some(Test::RateRatio(t)) = state.tests.first() {
+        level.dispersion = t.estimated_dispersion();
+    }
+    level
 }
 
 /// Fetches the descriptive data of the request's window and the test's data of `increment`
@@ -233,8 +246,10 @@ pub async fn evaluate_canary_sequential(
         let mut judged = sequential::decide(m, &metric_state, described, look, alpha, judging);
         // The absolute criteria are bounds on the request's window, at α spent over the
         // analysis's looks (`absolute::look_level`).
-        judged.absolute =
-            absolute::judge_criteria(m, data, absolute::look_level(alpha, look.max(1)), true);
+        let spent = absolute::look_level(alpha, look.max(1));
+        let minutes = (request.end - request.start) as f64 / 60.0;
+        let level = criteria_level(spent, minutes, &metric_state);
+        judged.absolute = absolute::judge_criteria(m, data, level, true);
         judgements.push(judged);
         metrics.push(metric_state);
     }

@@ -361,11 +361,20 @@ fn load_absolute(
         if events {
             issues.error(
                 at("max"),
-                "`max` bounds the values of a `query` (or traces latency) metric; an event \
-                 metric takes `max_rate` (a fraction) or `max_increase_points`",
+                "`max` bounds the values of a `query` metric; an event metric takes \
+                 `max_rate` (a fraction) or `max_increase_points`",
             );
-        } else if !max.is_finite() {
-            issues.error(at("max"), format!("{max} is not a finite number"));
+        } else if matches!(measure, CanaryMeasure::TraceLatency { .. }) {
+            issues.error(
+                at("max"),
+                "`max` bounds the per-minute values of a `query` metric; span durations are \
+                 single requests, not a level (bound a histogram quantile query instead)",
+            );
+        } else if !(max.is_finite() && max > 0.0) {
+            issues.error(
+                at("max"),
+                format!("{max} is out of range: the level tolerated is a positive number"),
+            );
         } else {
             criteria.max = Some(max);
         }
