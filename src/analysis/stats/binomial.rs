@@ -22,7 +22,8 @@ use super::qnorm_upper;
 /// P(X >= k) for X ~ Binomial(n, p): the regularized incomplete beta I_p(k, n - k + 1)
 /// (continuous in k and n for effective counts).
 pub fn binomial_upper_tail(k: f64, n: f64, p: f64) -> f64 {
-    if !(k > 0.0) {
+    // k <= 0 (and a NaN k) counts nothing: every count is at least that.
+    if k.is_nan() || k <= 0.0 {
         return 1.0;
     }
     if k > n || p.is_nan() || p <= 0.0 {
