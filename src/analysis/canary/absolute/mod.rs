@@ -140,7 +140,8 @@ impl AbsoluteJudgement {
             observed: String::new(),
             weight: of.weight,
             group: of.group.clone(),
-            distribution: None,
+            // The metric's sides, so the verdict page draws the data the limit was held to.
+            distribution: of.distribution.clone(),
             sequential: None,
             left_out: of.left_out,
             absolute: Vec::new(),
