@@ -21,7 +21,8 @@ Writes tests/data/stats/absolute_reference.json (produced with scipy 1.17.1, sta
 - level: `max` on per-minute values, written out in numpy from docs/statistics.md rather than
   from slogate's sufficient statistics: d = ln(x / max), the sample variance (ddof 1) and the
   lag-one autocorrelation of d, shrunk towards 0.1^2 and 0.5 with a weight of 4 observations,
-  phi clipped to [0, 0.9], LRV = s2 (1 + phi) / (1 - phi), z = mean(d) / sqrt(LRV / n), the
+  phi clipped to [0, 0.9], then s2 at least 0.1^2 and phi at least 0.8 (one window cannot
+  tell drift from a level), LRV = s2 (1 + phi) / (1 - phi), z = mean(d) / sqrt(LRV / n), the
   bounds max * exp(mean(d) -+ norm.isf(alpha) sqrt(LRV / n)).
 Numbers are written with repr (the shortest string that reads back as the same double).
 """
@@ -102,6 +103,9 @@ for x, limit, alpha in levels:
     r1 = min(1.0, max(-1.0, c1 / c0)) if c0 > 0 else 0.0
     s2 = (4 * 0.1 ** 2 + (n - 1) * s2) / (4 + n - 1)
     phi = min(0.9, max(0.0, (4 * 0.5 + (n - 1) * r1) / (4 + n - 1)))
+    # One window cannot tell drift from a level: spread at least the prior's, lag-one
+    # correlation at least 0.8 (the noise model's strongest drift).
+    s2, phi = max(s2, 0.1 ** 2), max(phi, 0.8)
     se = math.sqrt(s2 * (1 + phi) / (1 - phi) / n)
     za = norm.isf(alpha)
     out["level"].append({"x": [repr(v) for v in x], "max": repr(limit), "alpha": repr(alpha),

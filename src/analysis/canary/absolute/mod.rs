@@ -25,6 +25,7 @@ mod rates;
 mod values;
 
 pub use rates::events_to_show_rate;
+pub use values::MIN_PHI;
 
 use crate::numfmt::sig;
 use crate::spec::CanaryMetric;

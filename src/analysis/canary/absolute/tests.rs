@@ -96,12 +96,12 @@ fn one(metric: &CanaryMetric, data: &MetricData) -> AbsoluteJudgement {
 
 #[test]
 fn max_fails_a_canary_whose_level_is_above_and_says_the_numbers() {
-    let j = one(&max(0.5), &values(vec![0.62; 10]));
+    let j = one(&max(0.5), &values(vec![0.7; 10]));
     assert_eq!(j.outcome, Outcome::Fail, "{}", j.reason);
     assert!(
         j.reason.starts_with(
-            "canary p95 at 0.62 (geometric mean of 10 per-minute values) above max 0.5 \
-             (lower bound 0.5911 at 99%"
+            "canary p95 at 0.7 (geometric mean of 10 per-minute values) above max 0.5 \
+             (lower bound 0.5614 at 99%; z 3.547 vs 2.326, lag-one correlation 0.8)"
         ),
         "{}",
         j.reason

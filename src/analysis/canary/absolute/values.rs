@@ -5,10 +5,14 @@ use crate::numfmt::sig;
 use crate::spec::CanaryMetric;
 use crate::verdict::{Outcome, Side};
 
-use super::super::super::sequential::{ShiftTest, Worse};
+use super::super::super::sequential::{PRIOR_SD, ShiftTest, Worse};
 use super::super::super::stats::upper_quantile;
 use super::super::{Classification, DEFAULT_MIN_VALUES, MetricData};
 use super::{AbsoluteJudgement, Criterion, blank, confidence};
+
+/// The lag-one correlation assumed at least: the drift of the project's noise model (AR(1)
+/// with φ 0.8 per minute, `docs/statistics.md`).
+pub const MIN_PHI: f64 = 0.8;
 
 pub(super) fn judge_max(
     metric: &CanaryMetric,
@@ -53,11 +57,17 @@ pub(super) fn judge_max(
         );
         return j;
     }
-    // z = mean / √(LRV/n), so the standard error of the mean log ratio is mean / z; the
-    // bounds of the level lie z_α standard errors either side. (The prior spread keeps the
-    // long-run variance above zero, so z is finite; z = 0 only when the mean is.)
+    // The bounds of the level lie z_α standard errors of the mean log ratio either side.
     let z_alpha = upper_quantile(alpha);
-    let se = summary.sd * ((1.0 + summary.phi) / (1.0 - summary.phi) / n as f64).sqrt();
+    // One window of a few minutes cannot tell drift from a level: a sample of ten AR(1)
+    // values shows a lag-one correlation and a spread well below the process's. So the
+    // spread is at least the prior's (a minute's value wanders by 10%) and the correlation at
+    // least the noise model's strongest drift ([`MIN_PHI`]); measured in
+    // `tests/absolute_noise.rs`.
+    let sd = summary.sd.max(PRIOR_SD);
+    let phi = summary.phi.max(MIN_PHI);
+    let se = sd * ((1.0 + phi) / (1.0 - phi) / n as f64).sqrt();
+    let z = summary.mean / se;
     let bounds = [
         limit * (summary.mean - z_alpha * se).exp(),
         limit * (summary.mean + z_alpha * se).exp(),
@@ -69,11 +79,11 @@ pub(super) fn judge_max(
     );
     let test_text = format!(
         "z {} vs {}, lag-one correlation {}",
-        sig(summary.z),
+        sig(z),
         sig(z_alpha),
-        sig(summary.phi)
+        sig(phi)
     );
-    if summary.z >= z_alpha {
+    if z >= z_alpha {
         j.outcome = Outcome::Fail;
         j.classification = Classification::High;
         j.reason = format!(
