@@ -114,7 +114,7 @@ fn max_rate_fails_a_canary_at_its_limit_at_most_alpha_of_the_time_under_overdisp
         // The dispersion the rate-ratio test estimates for this CV (log-odds of the share
         // between two sides swinging alike): 2 ln(1 + CV²).
         let known = Level {
-            dispersion: 2.0 * (cv * cv as f64).ln_1p(),
+            dispersion: 2.0 * (cv * cv).ln_1p(),
             ..prior
         };
         let at = rate_fails(&mut rng, 0.005, cv, prior);
