@@ -110,7 +110,7 @@ fn max_rate_fails_a_canary_at_its_limit_at_most_alpha_of_the_time_under_overdisp
          (plain binomial) | at 2x the limit: failed (prior) |"
     );
     let mut problems = Vec::new();
-    for cv in [0.0, 0.5, 1.0] {
+    for cv in [0.0_f64, 0.5, 1.0] {
         // The dispersion the rate-ratio test estimates for this CV (log-odds of the share
         // between two sides swinging alike): 2 ln(1 + CV²).
         let known = Level {
