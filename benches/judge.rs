@@ -51,6 +51,7 @@ fn metric() -> CanaryMetric {
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,
+        absolute: Default::default(),
     }
 }
 

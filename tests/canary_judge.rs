@@ -28,6 +28,7 @@ fn metric(min_samples: Option<u64>) -> CanaryMetric {
         min_samples,
         group: None,
         effect: EffectMeasure::Mean,
+        absolute: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 use slogate::analysis::canary::DEFAULT_CONFIDENCE;
 use slogate::evaluate::canary::{
-    CanaryRequest, CanarySources, canary_verdict, evaluate_canary, judge_canary,
+    BaselineSpan, CanaryRequest, CanarySources, canary_verdict, evaluate_canary, judge_canary,
 };
 use slogate::source::{PrometheusSettings, PrometheusSource};
 use slogate::spec::load_texts;
@@ -82,6 +82,7 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
             start: end - 1800,
             end,
             last: false,
+            baseline_span: BaselineSpan::Same,
         };
         let judgement = runtime.block_on(evaluate_canary(
             &CanarySources {
@@ -154,6 +155,7 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
             start: at - 600,
             end: at,
             last: look == 10,
+            baseline_span: BaselineSpan::Same,
         };
         let judgement = runtime.block_on(judge_canary(
             &store,

@@ -86,7 +86,8 @@ fn every_generated_template_validates_against_the_analysis_template_crd() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9);
+    // Canary, blue-green post (and pre where the profile has a limit) and SLO gate.
+    assert_eq!(checked, 15);
     // The schema is strict enough to see a misspelt field.
     let mut doc =
         as_read(&analysis_templates(&report.catalog.services[0], &RolloutSettings::default())[0]);
@@ -110,10 +111,11 @@ fn the_example_rollouts_validate_against_the_rollout_crd() {
     }
 }
 
-/// A service named `name` with a canary profile and an SLO.
+/// A service named `name` with a canary profile (with a limit, so every template is made) and
+/// an SLO.
 fn service_named(name: &str) -> String {
     format!(
-        "apiVersion: slogate/v1\nkind: ServiceLevels\nservice: {name}\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      events:\n        errors: sum(rate(http_requests_total{{code=~\"5..\"}}[{{{{window}}}}]))\n        total: sum(rate(http_requests_total[{{{{window}}}}]))\ncanary:\n  metrics:\n    - name: errors\n      errors: sum(increase(http_requests_total{{code=~\"5..\"}}[{{{{window}}}}]))\n      total: sum(increase(http_requests_total[{{{{window}}}}]))\n"
+        "apiVersion: slogate/v1\nkind: ServiceLevels\nservice: {name}\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      events:\n        errors: sum(rate(http_requests_total{{code=~\"5..\"}}[{{{{window}}}}]))\n        total: sum(rate(http_requests_total[{{{{window}}}}]))\ncanary:\n  metrics:\n    - name: errors\n      errors: sum(increase(http_requests_total{{code=~\"5..\"}}[{{{{window}}}}]))\n      total: sum(increase(http_requests_total[{{{{window}}}}]))\n      max_rate: 0.005\n"
     )
 }
 
@@ -136,7 +138,8 @@ fn services_with_capitals_underscores_and_long_names_get_valid_distinct_template
         assert!(!report.has_errors(), "{name}: {:?}", report.diagnostics);
         let templates =
             analysis_templates(&report.catalog.services[0], &RolloutSettings::default());
-        assert_eq!(templates.len(), 2, "{name}");
+        // canary, bluegreen-pre, bluegreen-post (the longest suffix), slo-gate.
+        assert_eq!(templates.len(), 4, "{name}");
         for template in &templates {
             let t = &template.metadata.name;
             assert!(is_dns_label(t), "{name}: {t}");

@@ -60,10 +60,14 @@ fn substitute(text: &str) -> String {
 fn every_service_with_slos_gets_an_slo_gate_and_only_canary_profiles_get_a_canary_template() {
     #[rustfmt::skip]
     let expected: &[(&str, &[&str])] = &[
-        ("financeanalyst-api", &["financeanalyst-api-canary", "financeanalyst-api-slo-gate"]),
-        ("financy-api", &["financy-api-canary", "financy-api-slo-gate"]),
-        ("finbot-api", &["finbot-api-canary", "finbot-api-slo-gate"]),
-        ("mita-backend", &["mita-backend-canary", "mita-backend-slo-gate"]),
+        ("financeanalyst-api", &["financeanalyst-api-canary", "financeanalyst-api-bluegreen-pre",
+            "financeanalyst-api-bluegreen-post", "financeanalyst-api-slo-gate"]),
+        ("financy-api", &["financy-api-canary", "financy-api-bluegreen-pre",
+            "financy-api-bluegreen-post", "financy-api-slo-gate"]),
+        // No `max` or `max_rate` in their profiles: no preview to hold to limits.
+        ("finbot-api", &["finbot-api-canary", "finbot-api-bluegreen-post", "finbot-api-slo-gate"]),
+        ("mita-backend", &["mita-backend-canary", "mita-backend-bluegreen-post",
+            "mita-backend-slo-gate"]),
         ("reconciliation-backend", &["reconciliation-backend-slo-gate"]),
     ];
     let catalog = example_catalog();
@@ -240,8 +244,13 @@ fn both_gates_post_with_a_bearer_token_and_judge_the_verdict_exactly_as_designed
                 "failureLimit": metric["failureLimit"],
                 "web": web,
             });
-            let expected = if template.metadata.name.ends_with("-canary") {
+            let name = &template.metadata.name;
+            let expected = if name.ends_with("-canary") {
                 expected_metric("slogate-canary", "/api/v1/gates/canary")
+            } else if name.ends_with("-bluegreen-pre") {
+                expected_metric("slogate-bluegreen-pre", "/api/v1/gates/bluegreen/pre")
+            } else if name.ends_with("-bluegreen-post") {
+                expected_metric("slogate-bluegreen-post", "/api/v1/gates/bluegreen/post")
             } else {
                 expected_metric("slogate-slo", "/api/v1/gates/slo")
             };
@@ -416,10 +425,13 @@ fn no_token_value_is_ever_written_into_a_template() {
     for service in &example_catalog().services {
         for template in analysis_templates(service, &settings) {
             let doc = as_read(&template);
-            // The only literal value is the metrics arg's default, never a secret.
+            // The only literal values are the metrics arg's default and the empty switch time,
+            // never a secret.
             for arg in doc["spec"]["args"].as_array().unwrap() {
                 assert!(
-                    arg.get("value").is_none() || (arg["name"] == "metrics" && arg["value"] == "*"),
+                    arg.get("value").is_none()
+                        || (arg["name"] == "metrics" && arg["value"] == "*")
+                        || (arg["name"] == "switch-time" && arg["value"] == ""),
                     "an arg with a literal value: {arg}"
                 );
             }
@@ -517,7 +529,11 @@ fn the_example_rollouts_use_the_generated_templates_and_supply_every_arg_they_ne
         (
             "rollout-bluegreen.yaml",
             "blueGreen",
-            &["financy-api-slo-gate"][..],
+            &[
+                "financy-api-slo-gate",
+                "financy-api-bluegreen-pre",
+                "financy-api-bluegreen-post",
+            ][..],
         ),
     ] {
         let rollout = example_rollout(file);
@@ -541,13 +557,23 @@ fn the_example_rollouts_use_the_generated_templates_and_supply_every_arg_they_ne
                 .filter(|a| a.value_from.is_none() && a.value.is_none())
                 .map(|a| a.name.as_str())
                 .collect();
-            let known: BTreeSet<&str> =
-                template.spec.args.iter().map(|a| a.name.as_str()).collect();
+            // Argo merges the args of every template of one analysis: an arg given must be
+            // declared by one of them.
+            let known: BTreeSet<&str> = refs
+                .iter()
+                .filter(|(_, a)| a == args)
+                .flat_map(|(n, _)| {
+                    let t = templates.iter().find(|t| &t.metadata.name == n).unwrap();
+                    t.spec.args.iter().map(|a| a.name.as_str())
+                })
+                .collect();
             assert!(given.is_superset(&needed), "{file}: args for {name}");
             assert!(given.is_subset(&known), "{file}: args for {name}");
             for arg in args.iter().filter(|a| a["name"] != "metrics") {
                 let hash = &arg["valueFrom"]["podTemplateHashValue"];
-                let expected = if arg["name"] == "stable-hash" {
+                // The baseline is the stable ReplicaSet: in blue-green post-promotion the
+                // previous one, which Argo keeps as stable until the analysis succeeds.
+                let expected = if arg["name"] == "stable-hash" || arg["name"] == "previous-hash" {
                     "Stable"
                 } else {
                     "Latest"
@@ -557,11 +583,15 @@ fn the_example_rollouts_use_the_generated_templates_and_supply_every_arg_they_ne
         }
     }
     let blue_green = &example_rollout("rollout-bluegreen.yaml")["spec"]["strategy"]["blueGreen"];
-    for phase in ["prePromotionAnalysis", "postPromotionAnalysis"] {
-        assert_eq!(
-            blue_green[phase]["templates"],
-            json!([{"templateName": "financy-api-slo-gate"}]),
-            "{phase}"
-        );
-    }
+    assert_eq!(
+        blue_green["prePromotionAnalysis"]["templates"],
+        json!([
+            {"templateName": "financy-api-slo-gate"},
+            {"templateName": "financy-api-bluegreen-pre"}
+        ])
+    );
+    assert_eq!(
+        blue_green["postPromotionAnalysis"]["templates"],
+        json!([{"templateName": "financy-api-bluegreen-post"}])
+    );
 }

@@ -77,6 +77,7 @@ fn metric(events: bool, allowed_increase: f64) -> CanaryMetric {
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,
+        absolute: Default::default(),
     }
 }
 

@@ -388,5 +388,6 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
         min_samples: config.min_samples,
         group: None,
         effect,
+        absolute: Default::default(),
     })
 }

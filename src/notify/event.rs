@@ -18,6 +18,11 @@ pub enum Rollout {
         /// The new version.
         canary: String,
     },
+    /// A blue-green preview held against its profile's absolute limits, alone.
+    Preview {
+        /// The preview's version.
+        preview: String,
+    },
     /// The error-budget gate of a service, for one SLO when the request named one.
     Slo {
         /// The SLO asked about, or all of them.
@@ -92,6 +97,7 @@ impl Judged {
             Rollout::Canary { baseline, canary } => {
                 format!("canary/{service}/{baseline}..{canary}")
             }
+            Rollout::Preview { preview } => format!("preview/{service}/{preview}"),
             Rollout::Slo { slo: None } => format!("slo/{service}"),
             Rollout::Slo { slo: Some(slo) } => format!("slo/{service}/{slo}"),
         }
@@ -104,6 +110,7 @@ impl Judged {
             Rollout::Canary { baseline, canary } => {
                 format!("slogate/{service}/{baseline}..{canary}")
             }
+            Rollout::Preview { preview } => format!("slogate/{service}/preview/{preview}"),
             Rollout::Slo { slo: None } => format!("slogate/{service}/slo"),
             Rollout::Slo { slo: Some(slo) } => format!("slogate/{service}/slo/{slo}"),
         }
@@ -133,6 +140,7 @@ impl Judged {
             Rollout::Canary { baseline, canary } => {
                 format!("canary {canary} vs baseline {baseline}")
             }
+            Rollout::Preview { preview } => format!("blue-green preview {preview}"),
             Rollout::Slo { slo: None } => "error-budget gate".to_string(),
             Rollout::Slo { slo: Some(slo) } => format!("error-budget gate ({slo})"),
         }

@@ -163,11 +163,11 @@ pub(super) async fn run_slo(state: &AppState, body: &SloBody) -> Result<Verdict,
 /// One deadline for the whole gate request (`request_deadline`, under Argo's 10 s): the
 /// evaluation ends [`WRITE_RESERVE`] before it, so the history and outbox writes fit in what
 /// is left, and the answer goes out at the deadline whatever they do.
-struct Deadline {
+pub(super) struct Deadline {
     /// When the evaluation is cut off.
-    evaluation: tokio::time::Instant,
+    pub(super) evaluation: tokio::time::Instant,
     /// When the answer goes out.
-    answer: tokio::time::Instant,
+    pub(super) answer: tokio::time::Instant,
 }
 
 /// The time kept for the writes after the evaluation: a quarter of the deadline, at most 1 s
@@ -175,7 +175,7 @@ struct Deadline {
 const WRITE_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Deadline {
-    fn starting(state: &AppState) -> Deadline {
+    pub(super) fn starting(state: &AppState) -> Deadline {
         let now = tokio::time::Instant::now();
         let total = state.settings.request_deadline;
         Deadline {
@@ -186,7 +186,12 @@ impl Deadline {
 }
 
 /// What a canary verdict was made from: enough to explain a failed rollout later.
-fn canary_inputs(state: &AppState, gate: &CanaryGate, request: Value, started: Instant) -> Value {
+pub(super) fn canary_inputs(
+    state: &AppState,
+    gate: &CanaryGate,
+    request: Value,
+    started: Instant,
+) -> Value {
     let metrics: Vec<Value> = gate
         .profile
         .metrics
@@ -220,7 +225,7 @@ fn canary_inputs(state: &AppState, gate: &CanaryGate, request: Value, started: I
 }
 
 /// The verdict when the evaluation did not finish within the request deadline.
-fn past_deadline(
+pub(super) fn past_deadline(
     state: &AppState,
     kind: VerdictKind,
     service: &str,
@@ -265,17 +270,17 @@ fn past_deadline(
 }
 
 /// What a verdict is about, for its notifications.
-struct About {
+pub(super) struct About {
     /// The service's team (routes match on it).
-    team: Option<String>,
+    pub(super) team: Option<String>,
     /// The rollout judged: the subject whose changes are notified.
-    rollout: Rollout,
+    pub(super) rollout: Rollout,
     /// The SLO gate's numbers for the messages (empty for a canary).
-    slos: Vec<SloNumbers>,
+    pub(super) slos: Vec<SloNumbers>,
     /// Whether the verdict is about the present: an SLO gate asked about a time more than
     /// [`PAST`] ago is a look back, recorded and answered but not notified (it would page
     /// about an old state, and move what the subject was last told).
-    present: bool,
+    pub(super) present: bool,
 }
 
 /// How far back an SLO gate's `at` may be and still count as now (clock skew, a retried ask).
@@ -287,7 +292,7 @@ const PAST: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 /// to `inconclusive`, with the reason. A write cut off by the deadline may still land later,
 /// holding the verdict as judged; notifications not queued by then are queued in the
 /// background.
-async fn record(
+pub(super) async fn record(
     state: &AppState,
     verdict: Verdict,
     inputs: Value,

@@ -6,6 +6,7 @@
 //! profiles' backtests) are put together here.
 
 mod auth;
+mod bluegreen;
 mod calibration;
 mod definitions;
 pub mod error;
@@ -58,6 +59,8 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/gates/canary", post(gates::canary))
+        .route("/api/v1/gates/bluegreen/pre", post(bluegreen::pre))
+        .route("/api/v1/gates/bluegreen/post", post(bluegreen::post))
         .route(
             "/api/v1/gates/slo",
             get(gates::slo_get).post(gates::slo_post),

@@ -11,15 +11,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::evaluate::canary::CanaryRequest;
+use crate::evaluate::canary::{BaselineSpan, CanaryRequest};
 use crate::spec::{CanaryProfile, Catalog, PromDuration, ServiceLevels};
 
 /// Longest analysis window a canary gate accepts.
-const MAX_WINDOW_SECS: i64 = 24 * 3600;
+pub(super) const MAX_WINDOW_SECS: i64 = 24 * 3600;
 /// Shortest analysis window (one scrape or two).
-const MIN_WINDOW_SECS: i64 = 60;
+pub(super) const MIN_WINDOW_SECS: i64 = 60;
 /// How far past the server's clock a window may end (the caller's clock may run ahead).
-const MAX_CLOCK_SKEW_SECS: i64 = 60;
+pub(super) const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 /// Parses a JSON body; the error names the line, column and field serde stopped at.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -244,6 +244,7 @@ pub fn canary_gate(
             start,
             end,
             last: body.last,
+            baseline_span: BaselineSpan::Same,
         },
     })
 }
@@ -364,7 +365,7 @@ pub fn known_service<'a>(catalog: &'a Catalog, name: &str) -> Result<&'a Service
 
 /// A version label value: the characters of pod-template hashes, image tags and Kubernetes
 /// names, nothing PromQL could read as syntax.
-fn version(field: &str, value: &str) -> Result<String, ApiError> {
+pub(super) fn version(field: &str, value: &str) -> Result<String, ApiError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:+@/".contains(c);
     if value.is_empty() || value.len() > 253 {
         return Err(ApiError::field(field, "must be 1 to 253 characters"));
@@ -383,7 +384,7 @@ fn version(field: &str, value: &str) -> Result<String, ApiError> {
 const LATEST_UNIX_SECS: i64 = 253_402_300_799;
 
 /// RFC 3339 or unix seconds, from 1970 to the end of year 9999.
-fn time(field: &str, text: &str) -> Result<i64, ApiError> {
+pub(super) fn time(field: &str, text: &str) -> Result<i64, ApiError> {
     if let Ok(secs) = text.parse::<i64>() {
         if !(0..=LATEST_UNIX_SECS).contains(&secs) {
             return Err(ApiError::field(

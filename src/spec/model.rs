@@ -486,6 +486,37 @@ pub struct CanaryMetric {
     pub group: Option<String>,
     /// Ratio of means or of medians as the effect size.
     pub effect: EffectMeasure,
+    /// Limits on the canary's own level (and on the rise of its rate in points), judged
+    /// beside the ratio tolerances; the blue-green pre-promotion gate judges only these.
+    pub absolute: AbsoluteCriteria,
+}
+
+/// A canary metric's absolute criteria (`docs/statistics.md`, "Absolute criteria"): each
+/// fails only on evidence at the judge's confidence, and never passes on too little data.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AbsoluteCriteria {
+    /// `query` metrics: the highest level (geometric mean of the per-minute values) tolerated,
+    /// in the query's unit (`0.5` for a p95 latency in seconds of 500 ms).
+    pub max: Option<f64>,
+    /// Event metrics counting bad events: the highest rate tolerated, a fraction (`0.005` for
+    /// 0.5%).
+    pub max_rate: Option<f64>,
+    /// Event metrics counting bad events: the largest rise of the canary's rate over the
+    /// baseline's, in percentage points (`0.1`: 0.2% → 0.3% is the most tolerated).
+    pub max_increase_points: Option<f64>,
+}
+
+impl AbsoluteCriteria {
+    /// No absolute criterion is set.
+    pub fn is_empty(&self) -> bool {
+        self.max.is_none() && self.max_rate.is_none() && self.max_increase_points.is_none()
+    }
+
+    /// A criterion that needs no baseline (`max`, `max_rate`) is set: what a preview is
+    /// judged on.
+    pub fn judges_alone(&self) -> bool {
+        self.max.is_some() || self.max_rate.is_some()
+    }
 }
 
 /// Where a canary metric's data comes from and what it is.

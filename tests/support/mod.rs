@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod alertmanager;
+pub mod argo;
 pub mod counting;
 pub mod crd;
 pub mod examples;

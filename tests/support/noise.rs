@@ -310,6 +310,7 @@ pub fn default_metric(kind: Kind) -> CanaryMetric {
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,
+        absolute: Default::default(),
     }
 }
 

@@ -44,7 +44,10 @@ pub fn judge_fixed(
     let alpha = level(confidence);
     let state = advance(None, metric, data, minutes, 1, alpha);
     let described = judge_metric(metric, data, confidence);
-    decide(metric, &state, described, 1, alpha, Judging::Fixed)
+    let mut judged = decide(metric, &state, described, 1, alpha, Judging::Fixed);
+    let level = crate::analysis::canary::absolute::Level::new(alpha, minutes);
+    judged.absolute = crate::analysis::canary::absolute::judge_criteria(metric, data, level, true);
+    judged
 }
 
 /// The metric's judgement at look `look`: the test's evidence in `state` combined with the

@@ -25,6 +25,7 @@ fn errors_metric(allowed_increase: f64) -> CanaryMetric {
         min_samples: None,
         group: None,
         effect: EffectMeasure::Mean,
+        absolute: Default::default(),
     }
 }
 

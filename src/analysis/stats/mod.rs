@@ -13,6 +13,9 @@
 //!   pair (the canary judge asks for both one-sided tests and the interval).
 //! - [`two_proportions`]: two event rates compared on counts (R's `prop.test`) and their risk
 //!   ratio with a Katz interval (scipy's `relative_risk`).
+//! - [`binomial_upper_tail`], [`clopper_pearson`], [`newcombe_difference`]: one proportion
+//!   and a difference of two proportions bounded one-sidedly, for the absolute criteria (scipy's `binomtest`, statsmodels'
+//!   `confint_proportions_2indep(method="newcomb")`).
 //!
 //! The rank functions sort each sample once and rank the two samples together by a linear
 //! merge, so nothing ever forms the n·m pairwise differences: a million values against a
@@ -20,6 +23,7 @@
 //! inputs give the same result, bit for bit, whatever the order of the values. No input makes
 //! these functions panic; where R stops with an error they return `None`.
 
+mod binomial;
 mod differences;
 mod exact;
 mod mann_whitney;
@@ -29,6 +33,7 @@ mod ranks;
 mod shift;
 mod zeroin;
 
+pub use binomial::{binomial_upper_tail, clopper_pearson, newcombe_difference};
 pub use mann_whitney::{RankSumTest, rank_sum_test};
 pub use pair::SortedPair;
 pub use proportions::{ProportionTest, two_proportions};

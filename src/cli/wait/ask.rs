@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use slogate::analysis::slo::GatePolicy;
 use slogate::causes::causes;
-use slogate::evaluate::canary::{CanaryRequest, CanarySources, canary_verdict, judge_canary};
+use slogate::evaluate::canary::{
+    BaselineSpan, CanaryRequest, CanarySources, canary_verdict, judge_canary,
+};
 use slogate::evaluate::{evaluate_service, slo_gate_verdict};
 use slogate::source::prometheus::PrometheusSource;
 use slogate::spec::{Catalog, PromDuration};
@@ -218,6 +220,7 @@ async fn direct(
                 start: end - lookback.as_secs() as i64,
                 end,
                 last,
+                baseline_span: BaselineSpan::Same,
             };
             let sources = CanarySources {
                 service: service.clone(),

@@ -36,77 +36,86 @@ pub(super) async fn fetch(
     // one second later, so the sample at the boundary is not taken twice. (Counts need
     // nothing: a range selector `[d]` at `end` covers `(end - d, end]`, and span buckets are
     // taken by start time in `[start, end)`.)
-    let values_start = request.start + i64::from(open_start);
-    let window = PromDuration::from_secs((request.end - request.start).max(1) as u64).to_string();
+    let open = i64::from(open_start);
+    // Each side's window: the baseline's may be its own (before a blue-green switch) or
+    // absent (a preview judged alone).
+    let canary_side = Some((request.canary.clone(), request.start, request.end));
+    let baseline_side = request
+        .baseline_window()
+        .map(|(start, end)| (request.baseline.clone(), start, end));
     let label = &profile.version_label;
     let for_version = |query: &str, version: &str| with_label_matcher(query, label, version);
+    let range_text =
+        |start: i64, end: i64| PromDuration::from_secs((end - start).max(1) as u64).to_string();
     match &metric.measure {
         CanaryMeasure::PrometheusEvents {
             counted_query,
             total,
             ..
         } => {
-            let mut queries = Vec::new();
-            for version in [&request.baseline, &request.canary] {
+            let side = |side: Option<(String, i64, i64)>| async move {
+                let Some((version, start, end)) = side else {
+                    return Ok(Counts {
+                        counted: 0,
+                        total: 0,
+                    });
+                };
+                let window = range_text(start, end);
+                let mut queries = Vec::new();
                 for q in [counted_query, total] {
-                    match for_version(&q.render(&window), version) {
-                        Ok(q) => queries.push(q),
-                        Err(e) => return MetricData::Missing(e.to_string()),
+                    queries.push(
+                        for_version(&q.render(&window), &version).map_err(|e| e.to_string())?,
+                    );
+                }
+                let results = source.instant_all(&queries, end).await;
+                let mut counts = Vec::new();
+                for (query, result) in queries.iter().zip(results) {
+                    match result {
+                        Ok(samples) => match count(&samples) {
+                            Some(n) => counts.push(n),
+                            None => return Err(format!("a count is NaN or negative: {query}")),
+                        },
+                        Err(e) => return Err(describe(&e)),
                     }
                 }
-            }
-            let results = source.instant_all(&queries, request.end).await;
-            let mut counts = Vec::new();
-            for (query, result) in queries.iter().zip(results) {
-                match result {
-                    Ok(samples) => match count(&samples) {
-                        Some(n) => counts.push(n),
-                        None => {
-                            return MetricData::Missing(format!(
-                                "a count is NaN or negative: {query}"
-                            ));
-                        }
-                    },
-                    Err(e) => return MetricData::Missing(describe(&e)),
-                }
-            }
-            MetricData::Events {
-                baseline: Counts {
+                Ok(Counts {
                     counted: counts[0],
                     total: counts[1],
-                },
-                canary: Counts {
-                    counted: counts[2],
-                    total: counts[3],
-                },
+                })
+            };
+            match futures::join!(side(baseline_side), side(canary_side)) {
+                (Ok(baseline), Ok(canary)) => MetricData::Events { baseline, canary },
+                (Err(e), _) | (_, Err(e)) => MetricData::Missing(e),
             }
         }
         CanaryMeasure::PrometheusValues { query } => {
-            let rendered = query.render(&window);
-            let (b, c) = match (
-                for_version(&rendered, &request.baseline),
-                for_version(&rendered, &request.canary),
-            ) {
-                (Ok(b), Ok(c)) => (b, c),
-                (Err(e), _) | (_, Err(e)) => return MetricData::Missing(e.to_string()),
+            let side = |side: Option<(String, i64, i64)>| async move {
+                let Some((version, start, end)) = side else {
+                    return Ok((Vec::new(), request.start));
+                };
+                let rendered = query.render(&range_text(start, end));
+                let q = for_version(&rendered, &version).map_err(|e| e.to_string())?;
+                source
+                    .range(&q, start + open, end, VALUES_STEP)
+                    .await
+                    .map(|series| (series, start))
+                    .map_err(|e| describe(&e))
             };
-            let (rb, rc) = futures::join!(
-                source.range(&b, values_start, request.end, VALUES_STEP),
-                source.range(&c, values_start, request.end, VALUES_STEP)
-            );
             let values = |r: Vec<crate::source::prometheus::Series>| -> Vec<f64> {
                 r.into_iter()
                     .flat_map(|s| s.points.into_iter().map(|(_, v)| v))
                     .filter(|v| v.is_finite())
                     .collect()
             };
-            match (rb, rc) {
-                (Ok(b), Ok(c)) if purpose == Purpose::Test => paired_by_time(&b, &c),
-                (Ok(b), Ok(c)) => MetricData::Values {
+            match futures::join!(side(baseline_side), side(canary_side)) {
+                (Ok((b, b_start)), Ok((c, c_start))) if purpose == Purpose::Test => {
+                    paired_by_time(&b, b_start, &c, c_start)
+                }
+                (Ok((b, _)), Ok((c, _))) => MetricData::Values {
                     baseline: values(b),
                     canary: values(c),
                 },
-                (Err(e), _) | (_, Err(e)) => MetricData::Missing(describe(&e)),
+                (Err(e), _) | (_, Err(e)) => MetricData::Missing(e),
             }
         }
         CanaryMeasure::TraceLatency { operation } | CanaryMeasure::TraceErrors { operation } => {
@@ -118,14 +127,17 @@ pub(super) async fn fetch(
                 );
             };
             let op = operation.as_deref();
-            let side = |version: &str| {
-                spans.sample(&sources.service, version, op, request.start, request.end)
+            let side = |side: Option<(String, i64, i64)>| match side {
+                Some((version, start, end)) => {
+                    spans.sample(&sources.service, &version, op, start, end)
+                }
+                None => Default::default(),
             };
             let latency = matches!(metric.measure, CanaryMeasure::TraceLatency { .. });
             if latency && purpose == Purpose::Test {
                 return minute_medians(spans, &sources.service, op, request);
             }
-            let (b, c) = (side(&request.baseline), side(&request.canary));
+            let (b, c) = (side(baseline_side), side(canary_side));
             if latency {
                 MetricData::Values {
                     baseline: b.durations,
@@ -150,20 +162,30 @@ pub(super) async fn fetch(
 /// The two sides' values at the steps where both have one, in time order (several series on
 /// a side are averaged per step): the test pairs the canary with the baseline at the same
 /// time, so what hit both (load, a dependency) cancels, and a baseline that was there before
-/// the canary is not paired with a later minute.
-fn paired_by_time(baseline: &[Series], canary: &[Series]) -> MetricData {
-    let by_step = |series: &[Series]| {
+/// the canary is not paired with a later minute. Steps are keyed by their offset from each
+/// side's window start: the same time when the windows agree; the same minute after the start
+/// of each window when the baseline has its own (before and after a blue-green switch).
+fn paired_by_time(
+    baseline: &[Series],
+    baseline_start: i64,
+    canary: &[Series],
+    canary_start: i64,
+) -> MetricData {
+    let by_step = |series: &[Series], start: i64| {
         let mut steps: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
         for (t, v) in series.iter().flat_map(|s| s.points.iter()) {
             if v.is_finite() {
-                let e = steps.entry(*t).or_default();
+                let e = steps.entry(*t - start).or_default();
                 e.0 += v;
                 e.1 += 1;
             }
         }
         steps
     };
-    let (b, c) = (by_step(baseline), by_step(canary));
+    let (b, c) = (
+        by_step(baseline, baseline_start),
+        by_step(canary, canary_start),
+    );
     let (mut baseline, mut canary) = (Vec::new(), Vec::new());
     for (t, (sum, n)) in &b {
         if let Some((csum, cn)) = c.get(t) {
@@ -198,14 +220,22 @@ fn minute_medians(
 ) -> MetricData {
     let mut minutes = Vec::new();
     let mut start = request.start;
+    // The baseline's minute at the same offset from its own window's start.
+    let baseline = request.baseline_window();
     while start < request.end {
         let end = (start + MINUTE).min(request.end);
-        let side = |version: &str| {
+        let side = |version: &str, start: i64, end: i64| {
             spans
                 .sample(service, version, operation, start, end)
                 .durations
         };
-        minutes.push((side(&request.baseline), side(&request.canary)));
+        let baseline_minute = baseline
+            .map(|(b_start, b_end)| {
+                let from = b_start + (start - request.start);
+                side(&request.baseline, from, (from + (end - start)).min(b_end))
+            })
+            .unwrap_or_default();
+        minutes.push((baseline_minute, side(&request.canary, start, end)));
         start = end;
     }
     let (baseline, canary) = paired_medians(minutes);

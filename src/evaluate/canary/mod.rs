@@ -10,8 +10,9 @@ pub mod gate;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::join_all;
 
+use crate::analysis::canary::absolute::{self, Level};
 use crate::analysis::canary::{self, CanaryJudgement, MetricData};
-use crate::analysis::sequential::{self, AnalysisState, Judging};
+use crate::analysis::sequential::{self, AnalysisState, Judging, MetricState, Test};
 use crate::source::prometheus::QuerySource;
 use crate::source::traces::SpanStore;
 use crate::spec::CanaryProfile;
@@ -34,6 +35,36 @@ pub struct CanaryRequest {
     /// The caller's last ask of this analysis (no look follows): evidence that contradicts
     /// itself is then inconclusive rather than a pass.
     pub last: bool,
+    /// Where the baseline is read: the canary's window, or one of its own.
+    pub baseline_span: BaselineSpan,
+}
+
+/// Where a request reads its baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineSpan {
+    /// Over the canary's window: both versions side by side (canary steps).
+    Same,
+    /// Over a window of its own, unix seconds `[start, end]`: the blue-green post-promotion
+    /// gate reads the old version before the switch and the new one after it.
+    Window {
+        /// Start of the baseline's window.
+        start: i64,
+        /// End of the baseline's window.
+        end: i64,
+    },
+    /// Not at all: a blue-green preview is judged alone, on its absolute criteria.
+    Absent,
+}
+
+impl CanaryRequest {
+    /// The baseline's window, `None` when no baseline is read.
+    pub fn baseline_window(&self) -> Option<(i64, i64)> {
+        match self.baseline_span {
+            BaselineSpan::Same => Some((self.start, self.end)),
+            BaselineSpan::Window { start, end } => Some((start, end)),
+            BaselineSpan::Absent => None,
+        }
+    }
 }
 
 /// Where a canary analysis reads its data.
@@ -70,10 +101,62 @@ pub async fn evaluate_canary(
         .map(|((m, data), test_data)| {
             let state = sequential::advance(None, m, &test_data, minutes, 1, alpha);
             let described = canary::judge_metric(m, &data, confidence);
-            sequential::decide(m, &state, described, 1, alpha, Judging::Fixed)
+            let mut judged = sequential::decide(m, &state, described, 1, alpha, Judging::Fixed);
+            let level = criteria_level(alpha, minutes, &state);
+            judged.absolute = absolute::judge_criteria(m, &data, level, true);
+            judged
         })
         .collect();
     canary::judge(judgements, profile.pass_score, profile.marginal_score)
+}
+
+/// Judges a blue-green preview alone: each metric with a criterion that needs no baseline
+/// (`max`, `max_rate`) fetched for the canary (the preview) only, over the request's window,
+/// and held against its limits at level α (a fixed-horizon bound: the pre-promotion template
+/// asks once). The metrics' ratio comparisons are not made: there is no baseline.
+pub async fn evaluate_preview(
+    sources: &CanarySources<'_>,
+    profile: &CanaryProfile,
+    request: &CanaryRequest,
+    confidence: f64,
+) -> CanaryJudgement {
+    let alpha = sequential::level(confidence);
+    let alone = CanaryRequest {
+        baseline_span: BaselineSpan::Absent,
+        ..request.clone()
+    };
+    let metrics: Vec<_> = profile
+        .metrics
+        .iter()
+        .filter(|m| m.absolute.judges_alone())
+        .collect();
+    let data = join_all(
+        metrics
+            .iter()
+            .map(|m| fetch(sources, profile, m, &alone, false, Purpose::Describe)),
+    )
+    .await;
+    let judged: Vec<_> = metrics
+        .iter()
+        .zip(&data)
+        .map(|(m, d)| {
+            let mut j = canary::judge_metric(m, d, confidence);
+            let minutes = (request.end - request.start) as f64 / 60.0;
+            j.absolute = absolute::judge_criteria(m, d, Level::new(alpha, minutes), false);
+            j
+        })
+        .collect();
+    canary::judge_alone(&judged)
+}
+
+/// The absolute criteria's level over a window of `minutes`: the dispersion of counts is the
+/// rate-ratio test's estimate so far (its prior on a first look).
+fn criteria_level(alpha: f64, minutes: f64, state: &MetricState) -> Level {
+    let mut level = Level::new(alpha, minutes);
+    if let Some(Test::RateRatio(t)) = state.tests.first() {
+        level.dispersion = t.estimated_dispersion();
+    }
+    level
 }
 
 /// Fetches the descriptive data of the request's window and the test's data of `increment`
@@ -160,14 +243,14 @@ pub async fn evaluate_canary_sequential(
             (None, None) => sequential::advance(None, m, test_data, 1.0, look, alpha),
         };
         let described = canary::judge_metric(m, data, confidence);
-        judgements.push(sequential::decide(
-            m,
-            &metric_state,
-            described,
-            look,
-            alpha,
-            judging,
-        ));
+        let mut judged = sequential::decide(m, &metric_state, described, look, alpha, judging);
+        // The absolute criteria are bounds on the request's window, at α spent over the
+        // analysis's looks (`absolute::look_level`).
+        let spent = absolute::look_level(alpha, look.max(1));
+        let minutes = (request.end - request.start) as f64 / 60.0;
+        let level = criteria_level(spent, minutes, &metric_state);
+        judged.absolute = absolute::judge_criteria(m, data, level, true);
+        judgements.push(judged);
         metrics.push(metric_state);
     }
     if let Some((start, end)) = window {

@@ -4,6 +4,9 @@
 //! verdict JSON back whole (`jsonPath: "{$}"`):
 //! - `<service>-canary` (services with a canary profile): canary against baseline, for canary
 //!   steps or background analysis; the Rollout passes both pod-template hashes.
+//! - `<service>-bluegreen-pre` and `<service>-bluegreen-post` (`bluegreen`): the preview
+//!   against its absolute limits before the switch, and the new active version after the
+//!   switch against the previous one before it.
 //! - `<service>-slo-gate` (services with SLOs): the error-budget gate, for blue-green
 //!   `prePromotionAnalysis` / `postPromotionAnalysis` or as a canary step.
 //!
@@ -18,6 +21,7 @@ use serde::Serialize;
 
 use crate::spec::{CanaryProfile, ServiceLevels};
 
+pub mod bluegreen;
 pub mod names;
 mod template;
 
@@ -89,8 +93,8 @@ impl Default for RolloutSettings {
     }
 }
 
-/// The templates of a service: the canary template when it has a canary profile, then the
-/// SLO gate when it has SLOs.
+/// The templates of a service: the canary template and the blue-green ones when it has a
+/// canary profile, then the SLO gate when it has SLOs.
 pub fn analysis_templates(
     service: &ServiceLevels,
     settings: &RolloutSettings,
@@ -98,6 +102,7 @@ pub fn analysis_templates(
     let mut templates = Vec::new();
     if let Some(profile) = &service.canary {
         templates.push(canary_template(service, profile, settings));
+        templates.extend(bluegreen::templates(service, profile, settings));
     }
     if !service.slos.is_empty() {
         templates.push(slo_gate_template(service, settings));

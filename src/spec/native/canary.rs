@@ -104,6 +104,15 @@ struct MetricDoc {
     group: Option<String>,
     #[serde(default)]
     effect: Option<String>,
+    /// `query` metrics: the highest level (geometric mean of the per-minute values) tolerated.
+    #[serde(default)]
+    max: Option<f64>,
+    /// Bad-event metrics: the highest rate tolerated (a fraction).
+    #[serde(default)]
+    max_rate: Option<f64>,
+    /// Bad-event metrics: the largest rise over the baseline's rate, in percentage points.
+    #[serde(default)]
+    max_increase_points: Option<f64>,
 }
 
 /// Maps the section into the model.
@@ -306,6 +315,17 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
     if let Some(group) = &doc.group {
         check::name(issues, &at("group"), "group", group);
     }
+    let absolute = measure
+        .as_ref()
+        .map(|m| {
+            let limits = super::absolute::Limits {
+                max: doc.max,
+                max_rate: doc.max_rate,
+                max_increase_points: doc.max_increase_points,
+            };
+            super::absolute::load(&limits, m, path, issues)
+        })
+        .unwrap_or_default();
     Some(CanaryMetric {
         name: doc.name,
         measure: measure?,
@@ -321,6 +341,7 @@ fn load_metric(doc: MetricDoc, path: &str, issues: &mut Issues) -> Option<Canary
         min_samples: doc.min_samples,
         group: doc.group,
         effect: effect?,
+        absolute,
     })
 }
 
@@ -459,5 +480,37 @@ mod tests {
                 && d.contains("metric `errors` selects on `app`, the version label")),
             "{text:#?}"
         );
+    }
+
+    #[test]
+    fn absolute_criteria_load_and_misplaced_or_out_of_range_ones_are_refused_by_line_and_field() {
+        let good = "  metrics:\n    - name: errors\n      errors: sum(increase(http_requests_total{namespace=\"shop\",code=\"500\"}[{{window}}]))\n      total: sum(increase(http_requests_total{namespace=\"shop\"}[{{window}}]))\n      max_rate: 0.005\n      max_increase_points: 0.1\n    - name: p95\n      query: histogram_quantile(0.95, sum by (le) (rate(latency_bucket{namespace=\"shop\"}[1m])))\n      max: 0.5\n";
+        let report = load(good);
+        assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+        let profile = report.catalog.services[0].canary.clone().unwrap();
+        assert_eq!(profile.metrics[0].absolute.max_rate, Some(0.005));
+        assert_eq!(profile.metrics[0].absolute.max_increase_points, Some(0.1));
+        assert_eq!(profile.metrics[1].absolute.max, Some(0.5));
+
+        // `max` on events (line 9), `max_rate` out of range (line 10), `max_rate` on values
+        // (line 14): each error names the file, the line and column of the key, and the field.
+        let bad = good
+            .replace(
+                "      max_rate: 0.005\n",
+                "      max: 3\n      max_rate: 1.5\n",
+            )
+            .replace("      max: 0.5\n", "      max_rate: 0.01\n");
+        let report = load(&bad);
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        for expected in [
+            "shop.yaml:9:7: canary.metrics[0].max: `max` bounds the values",
+            "shop.yaml:10:7: canary.metrics[0].max_rate: 1.5 is out of range",
+            "shop.yaml:14:7: canary.metrics[1].max_rate: `max_rate` bounds an event rate",
+        ] {
+            assert!(
+                text.iter().any(|d| d.starts_with(expected)),
+                "{expected}\n{text:#?}"
+            );
+        }
     }
 }

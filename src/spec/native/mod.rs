@@ -3,6 +3,7 @@
 //! These types mirror the YAML one to one (`deny_unknown_fields`, so a typo is an error);
 //! [`load`] maps them into the canonical model, checking as it goes.
 
+mod absolute;
 mod alerts;
 mod canary;
 mod dashboard;
