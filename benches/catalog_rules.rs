@@ -12,7 +12,8 @@
 //! Every view is uncached (`status_cache_ttl: 0s`), so each one is a whole evaluation.
 //!
 //! Run: `cargo bench --bench catalog_rules`. Environment: `CATALOG_SERVICES` (default 1000),
-//! `CATALOG_VIEWS` per mode (default 5). Figures go in docs/benchmarks.md.
+//! `CATALOG_VIEWS` per mode (default 5), `CATALOG_MODES` (default `auto,raw`). Figures go in
+//! docs/benchmarks.md.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -197,7 +198,8 @@ fn main() {
         "| evaluation | path | median per view | Prometheus queries per view | peak in flight at Prometheus |"
     );
     println!("|---|---|---|---|---|");
-    for mode in ["auto", "raw"] {
+    let modes = std::env::var("CATALOG_MODES").unwrap_or_else(|_| "auto,raw".to_string());
+    for mode in modes.split(',').map(str::trim) {
         let proxy = CountingProxy::start(&prometheus.url, None);
         let mut options = ServeOptions::new(&proxy.url);
         options.slos = slos.clone();

@@ -1,29 +1,19 @@
 //! Prometheus' answers turned into slogate's plain [`Sample`]s and [`Series`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use prometheus_http_query::response::{Data, PromqlResult};
-
+use super::answer::Data;
 use super::{Sample, Series, SourceError};
 
 /// An instant query's answer: a vector as it is, a scalar as one unlabelled sample. A matrix
 /// (the query was a range selector such as `x[5m]`) is a mistake in the query, not in
 /// Prometheus, so it is rejected rather than reported as a failure worth retrying.
-pub(super) fn instant(query: &str, result: PromqlResult) -> Result<Vec<Sample>, SourceError> {
-    match result.into_inner().0 {
-        Data::Vector(vector) => Ok(vector
-            .into_iter()
-            .map(|series| {
-                let (labels, sample) = series.into_inner();
-                Sample {
-                    labels: sorted(labels),
-                    value: sample.value(),
-                }
-            })
-            .collect()),
-        Data::Scalar(sample) => Ok(vec![Sample {
+pub(super) fn instant(query: &str, result: Data) -> Result<Vec<Sample>, SourceError> {
+    match result {
+        Data::Vector(samples) => Ok(samples),
+        Data::Scalar(value) => Ok(vec![Sample {
             labels: BTreeMap::new(),
-            value: sample.value(),
+            value,
         }]),
         Data::Matrix(_) => Err(SourceError::Rejected {
             query: query.to_string(),
@@ -35,23 +25,9 @@ pub(super) fn instant(query: &str, result: PromqlResult) -> Result<Vec<Sample>, 
 }
 
 /// A range query's answer, which Prometheus always gives as a matrix.
-pub(super) fn range(query: &str, result: PromqlResult) -> Result<Vec<Series>, SourceError> {
-    match result.into_inner().0 {
-        Data::Matrix(matrix) => Ok(matrix
-            .into_iter()
-            .map(|series| {
-                let (labels, samples) = series.into_inner();
-                Series {
-                    labels: sorted(labels),
-                    points: samples
-                        .iter()
-                        // Prometheus' timestamps are float seconds; with whole-second steps
-                        // and start they are whole, and rounding only removes float noise.
-                        .map(|s| (s.timestamp().round() as i64, s.value()))
-                        .collect(),
-                }
-            })
-            .collect()),
+pub(super) fn range(query: &str, result: Data) -> Result<Vec<Series>, SourceError> {
+    match result {
+        Data::Matrix(series) => Ok(series),
         other => Err(SourceError::Failed {
             query: query.to_string(),
             message: format!(
@@ -63,8 +39,4 @@ pub(super) fn range(query: &str, result: PromqlResult) -> Result<Vec<Series>, So
             ),
         }),
     }
-}
-
-fn sorted(labels: HashMap<String, String>) -> BTreeMap<String, String> {
-    labels.into_iter().collect()
 }

@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_http_query::Client;
-use prometheus_http_query::response::PromqlResult;
 
 use crate::telemetry::names;
 
@@ -301,7 +300,7 @@ impl PrometheusSource {
         &self,
         query: &str,
         attempt: F,
-    ) -> Result<PromqlResult, SourceError>
+    ) -> Result<answer::Data, SourceError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<reqwest::Response, prometheus_http_query::Error>>,
