@@ -3,12 +3,15 @@
 //! answer the same every time, and a simulation of 1,000 A/A comparisons and 1,000 comparisons
 //! with a 20% latency shift bounds the false-fail rate and the power.
 
+mod support;
+
 use slogate::analysis::canary::{
     Classification, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric,
 };
 use slogate::analysis::sequential::{self, Judging, judge_fixed};
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
 use slogate::verdict::Outcome;
+use support::rng::Rng;
 
 fn metric(min_samples: Option<u64>) -> CanaryMetric {
     CanaryMetric {
@@ -175,26 +178,6 @@ fn event_rates_are_compared_as_proportions() {
     };
     let j = judge_metric(&errors, &same, DEFAULT_CONFIDENCE);
     assert_eq!(j.outcome, Outcome::Pass, "{}", j.reason);
-}
-
-/// SplitMix64: a fixed, seedable generator so the simulation is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A latency in seconds: log-normal around 200 ms, as request latencies are.
-    fn latency(&mut self) -> f64 {
-        let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
-        let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        0.2 * (0.5 * normal).exp()
-    }
 }
 
 #[test]

@@ -7,10 +7,13 @@
 //! `cargo test --test sequential_simulation -- --nocapture` prints the figures that
 //! `docs/statistics.md` quotes.
 
+mod support;
+
 use slogate::analysis::canary::{Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
 use slogate::analysis::sequential::{Judging, MetricState, advance, decide, level};
 use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
 use slogate::verdict::Outcome;
+use support::rng::Rng;
 
 const ROLLOUTS: usize = 1000;
 const LOOKS: u64 = 30;
@@ -18,42 +21,6 @@ const LOOKS: u64 = 30;
 const REQUESTS: u64 = 1000;
 /// Span durations per side per look.
 const VALUES: usize = 100;
-
-/// SplitMix64: a fixed, seedable generator so the simulation is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Errors among `n` requests that each fail with probability `p`: Binomial(n, p) by
-    /// inversion (a walk up the CDF, about n·p steps: cheap at small error rates).
-    fn binomial(&mut self, n: u64, p: f64) -> u64 {
-        let u = self.next_f64();
-        let q = 1.0 - p;
-        let mut pmf = q.powf(n as f64);
-        let mut cdf = pmf;
-        let mut k = 0;
-        while u > cdf && k < n {
-            pmf *= (n - k) as f64 / (k + 1) as f64 * p / q;
-            k += 1;
-            cdf += pmf;
-        }
-        k
-    }
-
-    /// A latency in seconds: log-normal around 200 ms.
-    fn latency(&mut self) -> f64 {
-        let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
-        let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        0.2 * (0.5 * normal).exp()
-    }
-}
 
 fn metric(events: bool, allowed_increase: f64) -> CanaryMetric {
     CanaryMetric {

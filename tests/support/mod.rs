@@ -12,6 +12,7 @@ pub mod prometheus;
 pub mod promtool;
 pub mod proxy;
 pub mod receivers;
+pub mod rng;
 pub mod rules_backfill;
 pub mod scenario;
 pub mod serve;
