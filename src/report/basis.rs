@@ -32,7 +32,7 @@ use super::week::IsoWeek;
 use crate::conventions::{
     LABEL_SERVICE, LABEL_SLO, sli_error_rate_metric, sli_error_ratio_metric, sli_total_rate_metric,
 };
-use crate::evaluate::catalog::CatalogStatus;
+use crate::evaluate::catalog::{CatalogStatus, Wanted};
 use crate::evaluate::describe;
 use crate::source::prometheus::{Sample, Series, SourceError};
 use crate::spec::windows::alert_windows_with;
@@ -65,8 +65,10 @@ pub struct RecordedWeek {
 }
 
 /// What one report run gathers once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WeekBasis {
+    /// Every SLO's status at the week's end (the period figures), and where each came from.
+    pub at_end: Arc<CatalogStatus>,
     /// SLO alert firings during the week, by service.
     pub firings: Vec<(String, AlertFiring)>,
     /// Figures of the SLOs read from rules, by (service, SLO).
@@ -94,7 +96,6 @@ impl BasisCache {
         catalog: &Arc<Catalog>,
         week: IsoWeek,
         tz: Tz,
-        at_end: &CatalogStatus,
     ) -> Result<Arc<WeekBasis>, CollectError> {
         let (start, end) = week.bounds(tz);
         let mut slot = self.slot.lock().await;
@@ -104,6 +105,18 @@ impl BasisCache {
         {
             return Ok(basis.clone());
         }
+        // The catalog at the week's end, once for the run: the status cache's TTL (15 s) is
+        // shorter than a run of a hundred teams, which would evaluate it again and again.
+        let at_end = sources
+            .status_cache
+            .statuses(
+                &sources.prometheus,
+                catalog,
+                sources.policy,
+                Wanted::At(end.timestamp()),
+            )
+            .await
+            .map_err(CollectError::Prometheus)?;
         let basis = Arc::new(gather(sources, catalog, week, tz, start, end, at_end).await?);
         *slot = Some((catalog.clone(), end.timestamp(), basis.clone()));
         Ok(basis)
@@ -125,7 +138,7 @@ async fn gather(
     tz: Tz,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    at_end: &CatalogStatus,
+    at_end: Arc<CatalogStatus>,
 ) -> Result<WeekBasis, CollectError> {
     let source = sources.prometheus.as_ref();
     let firings = alerts(source, start, end).await?;
@@ -146,6 +159,7 @@ async fn gather(
         .collect();
     if slos.is_empty() {
         return Ok(WeekBasis {
+            at_end,
             firings,
             recorded: HashMap::new(),
         });
@@ -244,7 +258,11 @@ async fn gather(
             (r.key.clone(), value)
         })
         .collect();
-    Ok(WeekBasis { firings, recorded })
+    Ok(WeekBasis {
+        at_end,
+        firings,
+        recorded,
+    })
 }
 
 /// Which week a mean covers.

@@ -12,7 +12,6 @@ use futures::future::BoxFuture;
 use super::*;
 use crate::analysis::slo::GatePolicy;
 use crate::evaluate::catalog::StatusCache;
-use crate::evaluate::rules::Provenance;
 use crate::source::prometheus::QuerySource;
 use crate::spec::load_texts;
 
@@ -44,25 +43,38 @@ slos:
         .join("---\n")
 }
 
-/// Means: error rate 0.02/s of 20/s (SLI 0.999), error ratio 0.004 (SLI 0.996); the recorded
-/// period ratio 0.0005 at every hour; no alerts.
+/// Recording rules loaded for `with_rules` (their meta series: objective and period); every
+/// recorded metric answers for every SLO. Means: error rate 0.02/s of 20/s (SLI 0.999), error
+/// ratio 0.004 (SLI 0.996); the recorded period ratio 0.0005 at every hour; no alerts.
 #[derive(Default)]
 struct Recordings {
     services: usize,
+    with_rules: BTreeSet<(String, String)>,
     asked: Mutex<Vec<String>>,
 }
 
 impl Recordings {
     fn rows(&self, value: f64) -> Vec<Sample> {
+        self.rows_of(value, |_| true)
+    }
+
+    fn rows_of(&self, value: f64, keep: impl Fn(&(String, String)) -> bool) -> Vec<Sample> {
         (0..self.services)
-            .flat_map(|i| ["availability", "ratio"].map(move |slo| (i, slo)))
-            .map(|(i, slo)| Sample {
+            .flat_map(|i| ["availability", "ratio"].map(move |slo| (format!("shop-{i}"), slo)))
+            .map(|(s, slo)| (s, slo.to_string()))
+            .filter(|key| keep(key))
+            .map(|(service, slo)| Sample {
+                value: match slo.as_str() {
+                    _ if value >= 0.0 => value,
+                    // The meta series: each SLO's own objective.
+                    "availability" => 0.99,
+                    _ => 0.995,
+                },
                 labels: [
-                    (LABEL_SERVICE.to_string(), format!("shop-{i}")),
-                    (LABEL_SLO.to_string(), slo.to_string()),
+                    (LABEL_SERVICE.to_string(), service),
+                    (LABEL_SLO.to_string(), slo),
                 ]
                 .into(),
-                value,
             })
             .collect()
     }
@@ -75,14 +87,19 @@ impl QuerySource for Recordings {
         _at: i64,
     ) -> BoxFuture<'a, Result<Vec<Sample>, SourceError>> {
         self.asked.lock().unwrap().push(query.to_string());
-        let value = if query.contains(":sli_errors:") {
-            0.02
+        let rows = if query == "slogate:objective:ratio" {
+            self.rows_of(-1.0, |k| self.with_rules.contains(k))
+        } else if query == "slogate:time_period:days" {
+            self.rows_of(7.0, |k| self.with_rules.contains(k))
+        } else if !query.contains("slogate:") {
+            Vec::new() // raw SLI queries: no data
+        } else if query.contains(":sli_errors:") {
+            self.rows(0.02)
         } else if query.contains(":sli_total:") {
-            20.0
+            self.rows(20.0)
         } else {
-            0.004
+            self.rows(0.004)
         };
-        let rows = self.rows(value);
         Box::pin(async move { Ok(rows) })
     }
 
@@ -122,6 +139,10 @@ async fn basis_of(services: usize, from_rules: &[(&str, &str)]) -> (Arc<WeekBasi
     let catalog = Arc::new(report.catalog);
     let source = Arc::new(Recordings {
         services,
+        with_rules: from_rules
+            .iter()
+            .map(|(s, n)| (s.to_string(), n.to_string()))
+            .collect(),
         ..Recordings::default()
     });
     let sources = Sources {
@@ -131,29 +152,18 @@ async fn basis_of(services: usize, from_rules: &[(&str, &str)]) -> (Arc<WeekBasi
         status_cache: Arc::new(StatusCache::new(Duration::ZERO, Default::default())),
         basis: Default::default(),
     };
-    let at_end = CatalogStatus {
-        at: 0,
-        statuses: Vec::new(),
-        provenance: Provenance {
-            from_rules: from_rules
-                .iter()
-                .map(|(s, n)| (s.to_string(), n.to_string()))
-                .collect::<BTreeSet<_>>(),
-            ..Provenance::default()
-        },
-    };
     let week: IsoWeek = "2026-W40".parse().unwrap();
     let tz: Tz = "UTC".parse().unwrap();
     let basis = sources
         .basis
-        .get(&sources, &catalog, week, tz, &at_end)
+        .get(&sources, &catalog, week, tz)
         .await
         .unwrap();
     // A second team's report of the same run asks nothing more.
     let asked = source.asked.lock().unwrap().len();
     sources
         .basis
-        .get(&sources, &catalog, week, tz, &at_end)
+        .get(&sources, &catalog, week, tz)
         .await
         .unwrap();
     assert_eq!(source.asked.lock().unwrap().len(), asked);
@@ -187,12 +197,14 @@ async fn figures_follow_from_the_recorded_means() {
 
 #[tokio::test]
 async fn only_slos_read_from_rules_are_gathered_and_queries_do_not_grow_with_slos() {
-    let (basis, asked) = basis_of(1, &[("shop-0", "availability")]).await;
+    let (basis, _) = basis_of(1, &[("shop-0", "availability")]).await;
     assert_eq!(
         basis.recorded.len(),
         1,
         "the ratio SLO keeps the per-service road"
     );
+    assert_eq!(basis.at_end.provenance.source_of("shop-0", "ratio"), "raw");
+    let (_, asked) = basis_of(1, &[("shop-0", "availability"), ("shop-0", "ratio")]).await;
     let all: Vec<(String, String)> = (0..50)
         .flat_map(|i| {
             [
@@ -205,8 +217,9 @@ async fn only_slos_read_from_rules_are_gathered_and_queries_do_not_grow_with_slo
     let keys: Vec<(&str, &str)> = all.iter().map(|(s, n)| (s.as_str(), n.as_str())).collect();
     let (many, asked_many) = basis_of(50, &keys).await;
     assert_eq!(many.recorded.len(), 100);
-    // ALERTS, then per shortest window 3 means x 2 weeks, the period's events, and the
-    // period's burn-down: 9 queries for one SLO or a hundred.
-    assert_eq!(asked, 9);
-    assert_eq!(asked_many, 9);
+    // The catalog at the week's end from rules (2 meta queries, then the ratio over 8 windows
+    // and the event rate over 7), then ALERTS, per shortest window 3 means x 2 weeks, the
+    // period's events and the period's burn-down: 26 queries for two SLOs or a hundred.
+    assert_eq!(asked, 26);
+    assert_eq!(asked_many, 26);
 }

@@ -31,7 +31,7 @@ use chrono_tz::Tz;
 use super::basis::{BasisCache, RecordedWeek, WeekFigures};
 use super::week::IsoWeek;
 use crate::analysis::slo::{GatePolicy, SloStatus};
-use crate::evaluate::catalog::{StatusCache, Wanted};
+use crate::evaluate::catalog::StatusCache;
 use crate::evaluate::plan::{LABEL_PART, plan};
 use crate::evaluate::{describe, evaluate_service};
 use crate::source::prometheus::{QuerySource, SourceError};
@@ -215,20 +215,8 @@ pub async fn collect_team(
         .instant("vector(1)", end.timestamp())
         .await
         .map_err(|e| CollectError::Prometheus(describe(&e)))?;
-    let at_end = sources
-        .status_cache
-        .statuses(
-            &sources.prometheus,
-            catalog,
-            sources.policy,
-            Wanted::At(end.timestamp()),
-        )
-        .await
-        .map_err(CollectError::Prometheus)?;
-    let basis = sources
-        .basis
-        .get(sources, catalog, week, tz, &at_end)
-        .await?;
+    let basis = sources.basis.get(sources, catalog, week, tz).await?;
+    let at_end = &basis.at_end;
     let mut reports = Vec::new();
     for service in services {
         let period: Vec<SloStatus> = at_end
