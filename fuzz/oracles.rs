@@ -95,7 +95,9 @@ pub fn promql_version_matcher_oracle(data: &[u8]) {
 
 /// The spec loader, in every format it reads (slogate's own, Sloth, OpenSLO: it tells them by
 /// content): never a panic, and every diagnostic names the file it was given and a line in it
-/// (1-based, within the text).
+/// (1-based, within the text). Lines are counted as YAML counts them: a lone CR breaks a line
+/// too (YAML 1.2, 5.4; so do editors such as VS Code). The fuzzer's first find was this
+/// oracle counting only LF: `corpus/spec_loader/lone-cr-line-breaks`.
 #[allow(dead_code)]
 pub fn spec_loader_oracle(data: &[u8]) {
     use slogate::spec::load_texts;
@@ -104,7 +106,13 @@ pub fn spec_loader_oracle(data: &[u8]) {
     };
     let file = std::path::PathBuf::from("fuzzed.yaml");
     let report = load_texts(&[(file.clone(), text.to_string())]);
-    let lines = text.lines().count().max(1) + 1;
+    let lone_crs = text
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+        .count()
+        + usize::from(text.ends_with('\r'));
+    let lines = text.lines().count().max(1) + 1 + lone_crs;
     for d in &report.diagnostics {
         assert_eq!(d.file, file, "a diagnostic names another file: {d}");
         assert!(
