@@ -31,6 +31,9 @@ use super::{DispatcherHandle, pagerduty, slack};
 use crate::store::{Channel, NewMessage, Store, StoreError};
 use crate::verdict::{Outcome, VerdictKind};
 
+/// How many times [`GateNotifier::notify`] decides again after other replicas moved the state.
+const MAX_DECISIONS: usize = 8;
+
 /// Turns recorded verdicts into queued notifications.
 pub struct GateNotifier {
     /// The outbox and the notified states.
@@ -69,11 +72,36 @@ impl GateNotifier {
     }
 
     /// Decides what `judged` changes and queues the messages (blocking: a store write).
+    ///
+    /// Another replica on the same PostgreSQL may move the subject's state between the read
+    /// and the write: the write is then refused ([`Store::notify_transition_from`]) and the
+    /// decision is taken again on what that replica wrote, so each change is told once in all.
     pub fn notify(&self, judged: &Judged, now: DateTime<Utc>) -> Result<Told, StoreError> {
         let subject = judged.subject();
         let _one_at_a_time = self.deciding.lock().unwrap_or_else(|p| p.into_inner());
-        let last = self.store.last_notified(&subject)?;
+        // Each lost race means another writer moved the state: a handful is plenty.
+        for _ in 0..MAX_DECISIONS {
+            if let Some(told) = self.decide(judged, &subject, now)? {
+                return Ok(told);
+            }
+            tracing::debug!(%subject, "notification state moved by another replica; deciding again");
+        }
+        Err(StoreError::Contended {
+            operation: "notify",
+            key: subject,
+        })
+    }
+
+    /// One read-decide-write; `None` when the state moved before the write.
+    fn decide(
+        &self,
+        judged: &Judged,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Told>, StoreError> {
+        let last = self.store.last_notified(subject)?;
         let outcome = judged.verdict.verdict;
+        let id = &judged.verdict.id;
         let change = match (last.as_ref().map(|(o, _)| *o), outcome) {
             (Some(Outcome::Fail), Outcome::Fail | Outcome::Inconclusive) => None,
             (_, Outcome::Fail) => Some(Change::Failed),
@@ -81,25 +109,34 @@ impl GateNotifier {
             (Some(Outcome::Inconclusive), Outcome::Inconclusive) => None,
             (_, Outcome::Inconclusive) => Some(Change::Inconclusive),
             (Some(Outcome::Inconclusive), Outcome::Pass) => {
-                self.store
-                    .notify_transition(&subject, outcome, &judged.verdict.id, &[], now)?;
-                return Ok(Told::Queued(0));
+                return Ok(self
+                    .store
+                    .notify_transition_from(subject, last.as_ref(), outcome, id, &[], now)?
+                    .map(|_| Told::Queued(0)));
             }
             (None | Some(Outcome::Pass), Outcome::Pass) => None,
         };
         let Some(change) = change else {
-            return Ok(Told::Unchanged);
+            return Ok(Some(Told::Unchanged));
         };
         let messages = match change {
             Change::Recovered => {
-                let failed_id = last.map(|(_, id)| id).unwrap_or_default();
-                self.recovery(judged, &subject, &failed_id)?
+                let failed_id = last.as_ref().map(|(_, id)| id.clone()).unwrap_or_default();
+                self.recovery(judged, subject, &failed_id)?
             }
-            _ => self.routed(judged, change, &subject),
+            _ => self.routed(judged, change, subject),
         };
-        let queued =
-            self.store
-                .notify_transition(&subject, outcome, &judged.verdict.id, &messages, now)?;
+        let Some(queued) = self.store.notify_transition_from(
+            subject,
+            last.as_ref(),
+            outcome,
+            id,
+            &messages,
+            now,
+        )?
+        else {
+            return Ok(None);
+        };
         let new = queued
             .iter()
             .filter(|q| matches!(q, crate::store::Enqueued::New(_)))
@@ -108,7 +145,7 @@ impl GateNotifier {
             self.dispatcher.wake();
         }
         tracing::info!(%subject, outcome = %outcome, queued = new, "notification state changed");
-        Ok(Told::Queued(new))
+        Ok(Some(Told::Queued(new)))
     }
 
     /// The messages of a failure or an inconclusive verdict, by the routes.

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::StoreError;
+use super::sqlite::SqliteStore;
 use crate::verdict::{Outcome, Verdict, VerdictKind};
 
 /// The largest page [`Store::list`] returns, whatever the filter asks.
@@ -138,7 +139,7 @@ impl FromStr for Cursor {
 }
 
 /// The stored name of an outcome: its serde name, so the column matches the JSON.
-fn outcome_name(outcome: Outcome) -> &'static str {
+pub(super) fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "pass",
         Outcome::Fail => "fail",
@@ -147,7 +148,7 @@ fn outcome_name(outcome: Outcome) -> &'static str {
 }
 
 /// The stored name of a kind: its serde name.
-fn kind_name(kind: VerdictKind) -> &'static str {
+pub(super) fn kind_name(kind: VerdictKind) -> &'static str {
     match kind {
         VerdictKind::Canary => "canary",
         VerdictKind::Slo => "slo",
@@ -156,24 +157,13 @@ fn kind_name(kind: VerdictKind) -> &'static str {
 
 const COLUMNS: &str = "SELECT id, recorded_at, verdict_json, inputs_json FROM verdicts";
 
-impl Store {
+impl SqliteStore {
     /// Stores one verdict with its inputs; returns only after the commit is on disk. A verdict
     /// id already in the history is refused ([`StoreError::Duplicate`]), never overwritten.
     pub fn record(&self, record: &VerdictRecord) -> Result<(), StoreError> {
         self.check_writable("record")?;
         let id = &record.verdict.id;
-        let encode = |reason: String| StoreError::Encode {
-            id: id.clone(),
-            reason,
-        };
-        let verdict_json =
-            serde_json::to_string(&record.verdict).map_err(|e| encode(e.to_string()))?;
-        // serde_json writes NaN and infinities as `null`, which then does not read back as an
-        // f64: refuse here rather than store a row that `get` could never return.
-        serde_json::from_str::<Verdict>(&verdict_json)
-            .map_err(|e| encode(format!("its JSON does not read back: {e}")))?;
-        let inputs_json =
-            serde_json::to_string(&record.inputs).map_err(|e| encode(e.to_string()))?;
+        let (verdict_json, inputs_json) = encode(record)?;
         let conn = self.conn();
         // One INSERT in autocommit mode is its own transaction: when `execute` returns, the
         // commit is done and (synchronous=FULL) fsynced.
@@ -196,7 +186,7 @@ impl Store {
         match inserted {
             Ok(_) => Ok(()),
             Err(e) if is_primary_key_violation(&e) => Err(StoreError::Duplicate { id: id.clone() }),
-            Err(e) => Err(StoreError::sqlite(&self.path, "record", e)),
+            Err(e) => Err(StoreError::sqlite(self.path(), "record", e)),
         }
     }
 
@@ -292,34 +282,57 @@ impl Store {
     /// Reads a row of [`COLUMNS`]; a row that does not decode is [`StoreError::Corrupt`].
     fn decode(&self, row: &Row<'_>) -> Result<StoredVerdict, StoreError> {
         let id: String = row.get(0).map_err(self.err("read row"))?;
-        let corrupt = |reason: String| StoreError::Corrupt {
+        let corrupt = |column: &str, e: rusqlite::Error| StoreError::Corrupt {
             id: id.clone(),
-            reason,
+            reason: format!("{column}: {e}"),
         };
-        let ms: i64 = row
-            .get(1)
-            .map_err(|e| corrupt(format!("recorded_at: {e}")))?;
-        let recorded_at = DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| corrupt(format!("recorded_at {ms} is out of range")))?;
-        let verdict_json: String = row
-            .get(2)
-            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
-        let verdict: Verdict = serde_json::from_str(&verdict_json)
-            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
-        if verdict.id != id {
-            return Err(corrupt(format!("verdict_json holds id {:?}", verdict.id)));
-        }
-        let inputs_json: String = row
-            .get(3)
-            .map_err(|e| corrupt(format!("inputs_json: {e}")))?;
-        let inputs =
-            serde_json::from_str(&inputs_json).map_err(|e| corrupt(format!("inputs_json: {e}")))?;
-        Ok(StoredVerdict {
-            verdict,
-            inputs,
-            recorded_at,
-        })
+        let ms: i64 = row.get(1).map_err(|e| corrupt("recorded_at", e))?;
+        let verdict_json: String = row.get(2).map_err(|e| corrupt("verdict_json", e))?;
+        let inputs_json: String = row.get(3).map_err(|e| corrupt("inputs_json", e))?;
+        decode_columns(id, ms, &verdict_json, &inputs_json)
     }
+}
+
+/// The verdict's and the inputs' JSON, refused when the verdict's would not read back.
+pub(super) fn encode(record: &VerdictRecord) -> Result<(String, String), StoreError> {
+    let encode = |reason: String| StoreError::Encode {
+        id: record.verdict.id.clone(),
+        reason,
+    };
+    let verdict_json = serde_json::to_string(&record.verdict).map_err(|e| encode(e.to_string()))?;
+    // serde_json writes NaN and infinities as `null`, which then does not read back as an
+    // f64: refuse here rather than store a row that `get` could never return.
+    serde_json::from_str::<Verdict>(&verdict_json)
+        .map_err(|e| encode(format!("its JSON does not read back: {e}")))?;
+    let inputs_json = serde_json::to_string(&record.inputs).map_err(|e| encode(e.to_string()))?;
+    Ok((verdict_json, inputs_json))
+}
+
+/// Decodes a stored row's columns; a row that does not decode is [`StoreError::Corrupt`].
+pub(super) fn decode_columns(
+    id: String,
+    ms: i64,
+    verdict_json: &str,
+    inputs_json: &str,
+) -> Result<StoredVerdict, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        id: id.clone(),
+        reason,
+    };
+    let recorded_at = DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| corrupt(format!("recorded_at {ms} is out of range")))?;
+    let verdict: Verdict =
+        serde_json::from_str(verdict_json).map_err(|e| corrupt(format!("verdict_json: {e}")))?;
+    if verdict.id != id {
+        return Err(corrupt(format!("verdict_json holds id {:?}", verdict.id)));
+    }
+    let inputs =
+        serde_json::from_str(inputs_json).map_err(|e| corrupt(format!("inputs_json: {e}")))?;
+    Ok(StoredVerdict {
+        verdict,
+        inputs,
+        recorded_at,
+    })
 }
 
 fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
@@ -330,6 +343,8 @@ fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::store::Store;
+    use crate::store::testing::each_backend;
     use serde_json::json;
 
     /// A verdict with one canary check, for `service`, `kind` and `outcome`.
@@ -364,8 +379,7 @@ pub(super) mod tests {
 
     /// 30 verdicts over 3 services, both kinds, all outcomes; 3 rows share each millisecond,
     /// so ties are ordered by id.
-    fn seeded() -> (Store, Vec<VerdictRecord>) {
-        let store = Store::open_in_memory().unwrap();
+    fn seeded(store: &Store) -> Vec<VerdictRecord> {
         let outcomes = [Outcome::Pass, Outcome::Fail, Outcome::Inconclusive];
         let kinds = [VerdictKind::Canary, VerdictKind::Slo];
         let services = ["checkout", "payments", "search"];
@@ -383,7 +397,7 @@ pub(super) mod tests {
         for r in &records {
             store.record(r).unwrap();
         }
-        (store, records)
+        records
     }
 
     /// Walks every page of `filter`, 4 rows at a time.
@@ -424,94 +438,100 @@ pub(super) mod tests {
 
     #[test]
     fn pages_cover_every_row_exactly_once_newest_first_under_each_filter() {
-        let (store, records) = seeded();
-        let filter = |service: Option<&str>, outcome, kind| HistoryFilter {
-            service: service.map(str::to_string),
-            outcome,
-            kind,
-            ..HistoryFilter::default()
-        };
-        let filters = [
-            filter(None, None, None),
-            filter(Some("payments"), None, None),
-            filter(None, Some(Outcome::Fail), None),
-            filter(None, None, Some(VerdictKind::Slo)),
-            filter(
-                Some("checkout"),
-                Some(Outcome::Pass),
-                Some(VerdictKind::Canary),
-            ),
-            filter(Some("nobody"), None, None),
-        ];
-        for filter in filters.clone() {
-            let want = expected(&records, &filter);
-            assert_eq!(all_pages(&store, filter.clone()), want, "{filter:?}");
-            // One big page holds the same rows as the paged walk, and says it is the last.
-            let one = store
-                .list(&HistoryFilter {
-                    limit: 1000,
-                    ..filter
-                })
-                .unwrap();
-            assert_eq!(
-                one.verdicts
-                    .iter()
-                    .map(|r| &r.verdict.id)
-                    .collect::<Vec<_>>(),
-                want.iter().collect::<Vec<_>>()
-            );
-            assert_eq!(one.next, None);
-        }
-        assert_eq!(expected(&records, &filters[0]).len(), 30);
+        each_backend(|store| {
+            let records = seeded(store);
+            let filter = |service: Option<&str>, outcome, kind| HistoryFilter {
+                service: service.map(str::to_string),
+                outcome,
+                kind,
+                ..HistoryFilter::default()
+            };
+            let filters = [
+                filter(None, None, None),
+                filter(Some("payments"), None, None),
+                filter(None, Some(Outcome::Fail), None),
+                filter(None, None, Some(VerdictKind::Slo)),
+                filter(
+                    Some("checkout"),
+                    Some(Outcome::Pass),
+                    Some(VerdictKind::Canary),
+                ),
+                filter(Some("nobody"), None, None),
+            ];
+            for filter in filters.clone() {
+                let want = expected(&records, &filter);
+                assert_eq!(all_pages(store, filter.clone()), want, "{filter:?}");
+                // One big page holds the same rows as the paged walk, and says it is the last.
+                let one = store
+                    .list(&HistoryFilter {
+                        limit: 1000,
+                        ..filter
+                    })
+                    .unwrap();
+                assert_eq!(
+                    one.verdicts
+                        .iter()
+                        .map(|r| &r.verdict.id)
+                        .collect::<Vec<_>>(),
+                    want.iter().collect::<Vec<_>>()
+                );
+                assert_eq!(one.next, None);
+            }
+            assert_eq!(expected(&records, &filters[0]).len(), 30);
+        });
     }
 
     #[test]
     fn rows_recorded_between_pages_do_not_shift_the_next_page() {
-        let (store, records) = seeded();
-        let first = store
-            .list(&HistoryFilter {
+        each_backend(|store| {
+            let records = seeded(store);
+            let first = store
+                .list(&HistoryFilter {
+                    limit: 4,
+                    ..Default::default()
+                })
+                .unwrap();
+            let newer = record(
+                verdict("new", "checkout", VerdictKind::Slo, Outcome::Pass),
+                1_767_225_700_000,
+            );
+            store.record(&newer).unwrap();
+            let second = HistoryFilter {
                 limit: 4,
+                before: first.next,
                 ..Default::default()
-            })
-            .unwrap();
-        let newer = record(
-            verdict("new", "checkout", VerdictKind::Slo, Outcome::Pass),
-            1_767_225_700_000,
-        );
-        store.record(&newer).unwrap();
-        let second = HistoryFilter {
-            limit: 4,
-            before: first.next,
-            ..Default::default()
-        };
-        let ids: Vec<String> = store
-            .list(&second)
-            .unwrap()
-            .verdicts
-            .into_iter()
-            .map(|r| r.verdict.id)
-            .collect();
-        assert_eq!(ids, expected(&records, &HistoryFilter::default())[4..8]);
+            };
+            let ids: Vec<String> = store
+                .list(&second)
+                .unwrap()
+                .verdicts
+                .into_iter()
+                .map(|r| r.verdict.id)
+                .collect();
+            assert_eq!(ids, expected(&records, &HistoryFilter::default())[4..8]);
+        });
     }
 
     #[test]
     fn limit_is_capped_and_zero_gives_an_empty_page() {
-        let (store, _) = seeded();
-        let all = store
-            .list(&HistoryFilter {
-                limit: usize::MAX,
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(all.verdicts.len(), 30);
-        let none = store
-            .list(&HistoryFilter {
-                limit: 0,
-                ..Default::default()
-            })
-            .unwrap();
-        assert!(none.verdicts.is_empty());
-        assert_eq!(none.next, None);
+        each_backend(|store| {
+            seeded(store);
+            let all = store
+                .list(&HistoryFilter {
+                    limit: usize::MAX,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(all.verdicts.len(), 30);
+            let none = store
+                .list(&HistoryFilter {
+                    limit: 0,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert!(none.verdicts.is_empty());
+            assert_eq!(none.next, None);
+        });
     }
 
     #[test]
@@ -521,35 +541,38 @@ pub(super) mod tests {
             id: "a.b-c".to_string(),
         };
         assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
-        let store = Store::open_in_memory().unwrap();
-        for bad in ["", "nodot", "x.id", "123."] {
-            let filter = HistoryFilter {
-                before: Some(bad.to_string()),
-                ..Default::default()
-            };
-            let err = store.list(&filter).unwrap_err();
-            assert!(
-                matches!(err, StoreError::BadCursor { .. }),
-                "{bad:?}: {err}"
-            );
-        }
+        each_backend(|store| {
+            for bad in ["", "nodot", "x.id", "123."] {
+                let filter = HistoryFilter {
+                    before: Some(bad.to_string()),
+                    ..Default::default()
+                };
+                let err = store.list(&filter).unwrap_err();
+                assert!(
+                    matches!(err, StoreError::BadCursor { .. }),
+                    "{bad:?}: {err}"
+                );
+            }
+        });
     }
 
     #[test]
     fn prune_removes_only_rows_recorded_before_the_cutoff() {
-        let (store, records) = seeded();
-        // Rows 9..12 share this time: the cutoff keeps them (strictly before is removed).
-        let cutoff = records[9].recorded_at;
-        assert_eq!(store.prune(cutoff).unwrap(), 9);
-        assert_eq!(store.count().unwrap(), 21);
-        let left = store
-            .list(&HistoryFilter {
-                limit: 1000,
-                ..Default::default()
-            })
-            .unwrap();
-        assert!(left.verdicts.iter().all(|r| r.recorded_at >= cutoff));
-        assert_eq!(store.prune(cutoff).unwrap(), 0);
+        each_backend(|store| {
+            let records = seeded(store);
+            // Rows 9..12 share this time: the cutoff keeps them (strictly before is removed).
+            let cutoff = records[9].recorded_at;
+            assert_eq!(store.prune(cutoff).unwrap(), 9);
+            assert_eq!(store.count().unwrap(), 21);
+            let left = store
+                .list(&HistoryFilter {
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert!(left.verdicts.iter().all(|r| r.recorded_at >= cutoff));
+            assert_eq!(store.prune(cutoff).unwrap(), 0);
+        });
     }
 
     #[test]
