@@ -25,6 +25,7 @@
 mod calibrations;
 mod error;
 mod history;
+mod location;
 mod notified;
 mod outbox;
 mod postgres;
@@ -44,6 +45,7 @@ pub use error::StoreError;
 pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };
+pub use location::{Location, is_postgres_url};
 pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
 pub use postgres::{DEFAULT_POOL_SIZE, PostgresConfig};
 pub use sequential::StoredSequential;
