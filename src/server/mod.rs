@@ -111,9 +111,11 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
         )
     })?;
     metrics::gauge!(names::DEFINITIONS_LOADED).set(definitions::slo_count(&catalog) as f64);
-    let store = settings
-        .db
-        .open()
+    // Blocking: the PostgreSQL client must not run on a runtime thread.
+    let location = settings.db.clone();
+    let store = tokio::task::spawn_blocking(move || location.open())
+        .await
+        .context("opening the verdict history")?
         .with_context(|| format!("opening the verdict history {}", settings.db))?;
     if !store.writable() {
         tracing::error!(db = %settings.db,

@@ -146,6 +146,21 @@ impl Cluster {
     /// Creates a new, empty database and returns its DSN: one per test, so tests run in
     /// parallel without seeing each other's rows.
     pub fn database(&self) -> String {
+        let name = self.create_database();
+        self.dsn(&name)
+    }
+
+    /// Creates a new, empty database and returns its URL, as `db:` takes it
+    /// (`postgres:///NAME?host=SOCKET_DIR&...`).
+    pub fn database_url(&self) -> String {
+        let name = self.create_database();
+        format!(
+            "postgres:///{name}?host={}&port=5432&user={USER}",
+            self.dir.display()
+        )
+    }
+
+    fn create_database(&self) -> String {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
         let name = format!("t{}_{n}", std::process::id());
         let mut admin =
@@ -153,7 +168,7 @@ impl Cluster {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create database");
-        self.dsn(&name)
+        name
     }
 }
 

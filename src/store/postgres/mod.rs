@@ -147,8 +147,9 @@ type Manager = PostgresConnectionManager<NoTls>;
 
 /// A pool of connections to one database.
 pub(super) struct PgStore {
-    /// Connections, opened on demand up to the pool size.
-    pool: r2d2::Pool<Manager>,
+    /// Connections, opened on demand up to the pool size. An `Option` only so that `drop`
+    /// can move it to another thread; `Some` until then.
+    pool: Option<r2d2::Pool<Manager>>,
     /// For messages: the database without the password.
     target: String,
 }
@@ -157,7 +158,7 @@ impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgStore")
             .field("target", &self.target)
-            .field("pool", &self.pool.state())
+            .field("pool", &self.pool.as_ref().map(r2d2::Pool::state))
             .finish()
     }
 }
@@ -179,7 +180,10 @@ impl PgStore {
                 operation: "connect",
                 reason: e.to_string(),
             })?;
-        let store = PgStore { pool, target };
+        let store = PgStore {
+            pool: Some(pool),
+            target,
+        };
         schema::migrate(&store)?;
         Ok(store)
     }
@@ -198,7 +202,12 @@ impl PgStore {
 
     /// A connection from the pool.
     fn conn(&self, operation: &'static str) -> Result<PooledConnection<Manager>, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Postgres {
+        let pool = self.pool.as_ref().ok_or_else(|| StoreError::Postgres {
+            target: self.target.clone(),
+            operation,
+            reason: "the store is closing".to_string(),
+        })?;
+        pool.get().map_err(|e| StoreError::Postgres {
             target: self.target.clone(),
             operation,
             reason: e.to_string(),
@@ -225,6 +234,17 @@ impl PgStore {
                     reason: e.to_string(),
                 }
             }
+        }
+    }
+}
+
+impl Drop for PgStore {
+    /// Closing a connection blocks on the client's own runtime, which panics on a thread that
+    /// drives async tasks (the server drops its store there at shutdown): the pool is dropped
+    /// on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
         }
     }
 }
