@@ -41,8 +41,15 @@ impl Cluster {
         SHARED.get_or_init(Cluster::start)
     }
 
-    /// Starts a new cluster; panics with the server's log when it does not start.
+    /// Starts a new cluster for tests: no fsync (a crash of the test machine loses nothing
+    /// worth keeping). Panics with the server's log when it does not start.
     pub fn start() -> Cluster {
+        Cluster::start_with(false)
+    }
+
+    /// Starts a new cluster; `durable`: PostgreSQL's default fsync and synchronous commit, as
+    /// in production (benches), else none.
+    pub fn start_with(durable: bool) -> Cluster {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("slogate-pg-")
@@ -87,11 +94,17 @@ impl Cluster {
             .expect("postgresql.conf");
         writeln!(
             conf,
-            "listen_addresses = ''\nunix_socket_directories = '{}'\nmax_connections = 300\n\
-             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nmax_connections = 300",
             dir.display()
         )
         .expect("write postgresql.conf");
+        if !durable {
+            writeln!(
+                conf,
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off"
+            )
+            .expect("write postgresql.conf");
+        }
         drop(conf);
 
         let script = r#"
