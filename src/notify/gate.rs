@@ -304,7 +304,10 @@ mod tests {
     use crate::verdict::{Verdict, Window};
 
     fn notifier(routes: Vec<Route>) -> GateNotifier {
-        let store = Arc::new(Store::open_in_memory().unwrap());
+        notifier_on(Arc::new(Store::open_in_memory().unwrap()), routes)
+    }
+
+    fn notifier_on(store: Arc<Store>, routes: Vec<Route>) -> GateNotifier {
         let settings = NotifySettings {
             slack_webhooks: [("ops".to_string(), Secret::new("https://x"))].into(),
             routing_keys: [("ops".to_string(), Secret::new("k"))].into(),
@@ -447,5 +450,41 @@ mod tests {
             n.notify(&judged("f2", Outcome::Fail), now).unwrap(),
             Told::Queued(2)
         );
+    }
+
+    #[test]
+    fn two_replicas_on_one_postgres_tell_each_change_once() {
+        let config = crate::store::testing::postgres_config();
+        let replicas: Vec<Arc<GateNotifier>> = (0..2)
+            .map(|_| {
+                let store = Arc::new(Store::open_postgres(&config).unwrap());
+                Arc::new(notifier_on(store, vec![route(MatchConfig::default())]))
+            })
+            .collect();
+        let outcomes = [Outcome::Fail, Outcome::Fail, Outcome::Pass, Outcome::Fail];
+        for (round, outcome) in outcomes.into_iter().enumerate() {
+            // Both replicas judge the same change at once, each with its own verdict.
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let told: Vec<Told> = replicas
+                .iter()
+                .enumerate()
+                .map(|(r, n)| {
+                    let (n, start) = (n.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        n.notify(&judged(&format!("v{round}r{r}"), outcome), Utc::now())
+                            .unwrap()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            let queued = told.iter().filter(|t| **t == Told::Queued(2)).count();
+            let expected = usize::from(round != 1);
+            assert_eq!(queued, expected, "round {round} ({outcome}): {told:?}");
+        }
+        // Trigger, resolve, trigger: three changes, two messages each, in all.
+        assert_eq!(channels(&replicas[1], "notify/").len(), 6);
     }
 }
