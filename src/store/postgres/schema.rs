@@ -137,3 +137,26 @@ pub(super) fn applied(store: &PgStore) -> Vec<i64> {
     .map(|r| r.get(0))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::testing::postgres_config;
+    use crate::store::{Store, StoreError};
+
+    #[test]
+    fn opening_again_migrates_nothing_and_a_newer_schema_is_refused() {
+        let config = postgres_config();
+        drop(Store::open_postgres(&config).unwrap());
+        let store = Store::open_postgres(&config).unwrap();
+        let crate::store::Backend::Postgres(pg) = &store.backend else {
+            panic!("not postgres")
+        };
+        assert_eq!(super::applied(pg), [1]);
+        pg.conn("test")
+            .unwrap()
+            .batch_execute("INSERT INTO schema_migrations (version) VALUES (99)")
+            .unwrap();
+        let err = Store::open_postgres(&config).unwrap_err();
+        assert!(matches!(err, StoreError::Schema { found: 99, .. }), "{err}");
+    }
+}
