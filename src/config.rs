@@ -78,8 +78,14 @@ pub struct Config {
     pub prometheus: PrometheusConfig,
     /// SLO definitions: a directory or a file.
     pub slos: PathBuf,
-    /// SQLite file of the verdict history.
+    /// The store: a SQLite file (default `slogate.db`), or a PostgreSQL URL
+    /// (`postgres://user@host:port/dbname`) for several replicas.
     pub db: PathBuf,
+    /// A file holding the PostgreSQL password (a mounted Secret); else `PGPASSWORD`, else the
+    /// URL's.
+    pub db_password_file: Option<PathBuf>,
+    /// Most PostgreSQL connections per process.
+    pub db_pool_size: u32,
     /// How long verdicts are kept (Prometheus duration, e.g. `90d`).
     pub history_retention: String,
     /// Time a gate request may take before it answers `inconclusive` (under Argo's 10 s).
@@ -125,6 +131,8 @@ impl Default for Config {
             prometheus: PrometheusConfig::default(),
             slos: PathBuf::from("slo-definitions"),
             db: PathBuf::from("slogate.db"),
+            db_password_file: None,
+            db_pool_size: crate::store::DEFAULT_POOL_SIZE,
             history_retention: "90d".to_string(),
             request_deadline: "8s".to_string(),
             max_body_bytes: 64 * 1024,
@@ -313,8 +321,8 @@ pub struct Settings {
     pub prometheus: PrometheusSettings,
     /// SLO definitions path.
     pub slos: PathBuf,
-    /// History database.
-    pub db: PathBuf,
+    /// The store (its password never printed).
+    pub db: crate::store::Location,
     /// Verdict retention.
     pub history_retention: Duration,
     /// Per-request deadline of the gates.
@@ -470,7 +478,7 @@ impl Config {
             listen,
             prometheus,
             slos: self.slos.clone(),
-            db: self.db.clone(),
+            db: self.db_location()?,
             history_retention: duration("history_retention", &self.history_retention)?,
             request_deadline,
             max_body_bytes: self.max_body_bytes,
@@ -556,6 +564,21 @@ impl Config {
                 }
             },
         })
+    }
+
+    /// `db` as a location; a PostgreSQL password from `db_password_file` or `PGPASSWORD`.
+    fn db_location(&self) -> Result<crate::store::Location, ConfigError> {
+        if self.db_pool_size == 0 {
+            return Err(invalid("db_pool_size", "must be at least 1"));
+        }
+        let password = crate::store::Location::read_password(self.db_password_file.as_deref())
+            .map_err(|e| invalid("db_password_file", e.to_string()))?
+            .or_else(|| std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()));
+        Ok(crate::store::Location::from_setting(
+            &self.db,
+            password,
+            self.db_pool_size,
+        ))
     }
 
     fn tokens(&self, env_tokens: Option<&str>) -> Result<crate::tokens::Tokens, ConfigError> {

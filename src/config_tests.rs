@@ -82,3 +82,43 @@ fn tokens_come_from_files_and_env_and_are_never_printed() {
     let short = config.settings(Some("abc")).unwrap_err().to_string();
     assert!(short.contains("too short"), "{short}");
 }
+
+#[test]
+fn a_postgres_db_is_chosen_by_its_url_and_its_password_is_never_printed() {
+    assert!(matches!(
+        Config::default().settings(None).unwrap().db,
+        crate::store::Location::Sqlite(_)
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db-password");
+    std::fs::write(&file, "from-file-7c1d\n").unwrap();
+    let config = parse(&format!(
+        "db: postgres://slogate:in-url-52ab@db.example:5432/slogate\n\
+         db_password_file: {}\ndb_pool_size: 3\n",
+        file.display()
+    ))
+    .unwrap();
+    let settings = config.settings(None).unwrap();
+    let crate::store::Location::Postgres(pg) = &settings.db else {
+        panic!("{:?}", settings.db)
+    };
+    assert_eq!(pg.password.as_deref(), Some("from-file-7c1d"));
+    assert_eq!(pg.pool_size, 3);
+    let shown = format!("{settings:?} {}", settings.db);
+    for secret in ["from-file-7c1d", "in-url-52ab"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(
+        shown.contains("postgres://slogate@db.example:5432/slogate"),
+        "{shown}"
+    );
+
+    let missing = parse("db: postgres://db/slogate\ndb_password_file: /nonexistent/pw\n")
+        .unwrap()
+        .settings(None)
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("db_password_file"),
+        "{missing}"
+    );
+}

@@ -19,7 +19,7 @@ use slogate::report::schedule::report_key;
 use slogate::report::smtp::SmtpTransport;
 use slogate::report::{IsoWeek, Reporter, Sources, TeamOutcome, deliver, prepare};
 use slogate::source::{PrometheusSource, QuerySource};
-use slogate::store::{MessageState, Store};
+use slogate::store::MessageState;
 
 /// Make the weekly SLO report of every team for one week, and send it (or, with --dry-run,
 /// write it to files).
@@ -77,13 +77,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
     if let Some(dir) = &args.dry_run {
         // The history is only read: open it if it is there, report no rollouts otherwise.
-        let store = if settings.db.exists() {
-            Some(Arc::new(Store::open_read_only(&settings.db).with_context(
-                || format!("opening the history {}", settings.db.display()),
-            )?))
-        } else {
-            None
-        };
+        let store = settings
+            .db
+            .open_existing_read_only()
+            .with_context(|| format!("opening the history {}", settings.db))?
+            .map(Arc::new);
         let sources = Sources {
             prometheus,
             store,
@@ -121,8 +119,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         bail!("report.smtp is not configured: set it to send, or use --dry-run DIR");
     };
     let store = Arc::new(
-        Store::open(&settings.db)
-            .with_context(|| format!("opening the outbox {}", settings.db.display()))?,
+        settings
+            .db
+            .open()
+            .with_context(|| format!("opening the outbox {}", settings.db))?,
     );
     let reporter = Reporter {
         settings: report.clone(),

@@ -31,6 +31,9 @@ use super::{DispatcherHandle, pagerduty, slack};
 use crate::store::{Channel, NewMessage, Store, StoreError};
 use crate::verdict::{Outcome, VerdictKind};
 
+/// How many times [`GateNotifier::notify`] decides again after other replicas moved the state.
+const MAX_DECISIONS: usize = 8;
+
 /// Turns recorded verdicts into queued notifications.
 pub struct GateNotifier {
     /// The outbox and the notified states.
@@ -69,11 +72,36 @@ impl GateNotifier {
     }
 
     /// Decides what `judged` changes and queues the messages (blocking: a store write).
+    ///
+    /// Another replica on the same PostgreSQL may move the subject's state between the read
+    /// and the write: the write is then refused ([`Store::notify_transition_from`]) and the
+    /// decision is taken again on what that replica wrote, so each change is told once in all.
     pub fn notify(&self, judged: &Judged, now: DateTime<Utc>) -> Result<Told, StoreError> {
         let subject = judged.subject();
         let _one_at_a_time = self.deciding.lock().unwrap_or_else(|p| p.into_inner());
-        let last = self.store.last_notified(&subject)?;
+        // Each lost race means another writer moved the state: a handful is plenty.
+        for _ in 0..MAX_DECISIONS {
+            if let Some(told) = self.decide(judged, &subject, now)? {
+                return Ok(told);
+            }
+            tracing::debug!(%subject, "notification state moved by another replica; deciding again");
+        }
+        Err(StoreError::Contended {
+            operation: "notify",
+            key: subject,
+        })
+    }
+
+    /// One read-decide-write; `None` when the state moved before the write.
+    fn decide(
+        &self,
+        judged: &Judged,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Told>, StoreError> {
+        let last = self.store.last_notified(subject)?;
         let outcome = judged.verdict.verdict;
+        let id = &judged.verdict.id;
         let change = match (last.as_ref().map(|(o, _)| *o), outcome) {
             (Some(Outcome::Fail), Outcome::Fail | Outcome::Inconclusive) => None,
             (_, Outcome::Fail) => Some(Change::Failed),
@@ -81,25 +109,34 @@ impl GateNotifier {
             (Some(Outcome::Inconclusive), Outcome::Inconclusive) => None,
             (_, Outcome::Inconclusive) => Some(Change::Inconclusive),
             (Some(Outcome::Inconclusive), Outcome::Pass) => {
-                self.store
-                    .notify_transition(&subject, outcome, &judged.verdict.id, &[], now)?;
-                return Ok(Told::Queued(0));
+                return Ok(self
+                    .store
+                    .notify_transition_from(subject, last.as_ref(), outcome, id, &[], now)?
+                    .map(|_| Told::Queued(0)));
             }
             (None | Some(Outcome::Pass), Outcome::Pass) => None,
         };
         let Some(change) = change else {
-            return Ok(Told::Unchanged);
+            return Ok(Some(Told::Unchanged));
         };
         let messages = match change {
             Change::Recovered => {
-                let failed_id = last.map(|(_, id)| id).unwrap_or_default();
-                self.recovery(judged, &subject, &failed_id)?
+                let failed_id = last.as_ref().map(|(_, id)| id.clone()).unwrap_or_default();
+                self.recovery(judged, subject, &failed_id)?
             }
-            _ => self.routed(judged, change, &subject),
+            _ => self.routed(judged, change, subject),
         };
-        let queued =
-            self.store
-                .notify_transition(&subject, outcome, &judged.verdict.id, &messages, now)?;
+        let Some(queued) = self.store.notify_transition_from(
+            subject,
+            last.as_ref(),
+            outcome,
+            id,
+            &messages,
+            now,
+        )?
+        else {
+            return Ok(None);
+        };
         let new = queued
             .iter()
             .filter(|q| matches!(q, crate::store::Enqueued::New(_)))
@@ -108,7 +145,7 @@ impl GateNotifier {
             self.dispatcher.wake();
         }
         tracing::info!(%subject, outcome = %outcome, queued = new, "notification state changed");
-        Ok(Told::Queued(new))
+        Ok(Some(Told::Queued(new)))
     }
 
     /// The messages of a failure or an inconclusive verdict, by the routes.
@@ -267,7 +304,10 @@ mod tests {
     use crate::verdict::{Verdict, Window};
 
     fn notifier(routes: Vec<Route>) -> GateNotifier {
-        let store = Arc::new(Store::open_in_memory().unwrap());
+        notifier_on(Arc::new(Store::open_in_memory().unwrap()), routes)
+    }
+
+    fn notifier_on(store: Arc<Store>, routes: Vec<Route>) -> GateNotifier {
         let settings = NotifySettings {
             slack_webhooks: [("ops".to_string(), Secret::new("https://x"))].into(),
             routing_keys: [("ops".to_string(), Secret::new("k"))].into(),
@@ -410,5 +450,41 @@ mod tests {
             n.notify(&judged("f2", Outcome::Fail), now).unwrap(),
             Told::Queued(2)
         );
+    }
+
+    #[test]
+    fn two_replicas_on_one_postgres_tell_each_change_once() {
+        let config = crate::store::testing::postgres_config();
+        let replicas: Vec<Arc<GateNotifier>> = (0..2)
+            .map(|_| {
+                let store = Arc::new(Store::open_postgres(&config).unwrap());
+                Arc::new(notifier_on(store, vec![route(MatchConfig::default())]))
+            })
+            .collect();
+        let outcomes = [Outcome::Fail, Outcome::Fail, Outcome::Pass, Outcome::Fail];
+        for (round, outcome) in outcomes.into_iter().enumerate() {
+            // Both replicas judge the same change at once, each with its own verdict.
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let told: Vec<Told> = replicas
+                .iter()
+                .enumerate()
+                .map(|(r, n)| {
+                    let (n, start) = (n.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        n.notify(&judged(&format!("v{round}r{r}"), outcome), Utc::now())
+                            .unwrap()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            let queued = told.iter().filter(|t| **t == Told::Queued(2)).count();
+            let expected = usize::from(round != 1);
+            assert_eq!(queued, expected, "round {round} ({outcome}): {told:?}");
+        }
+        // Trigger, resolve, trigger: three changes, two messages each, in all.
+        assert_eq!(channels(&replicas[1], "notify/").len(), 6);
     }
 }

@@ -43,7 +43,7 @@ use crate::notify::webhook::http_transports;
 use crate::notify::{Dispatcher, GateNotifier, Transport};
 use crate::report::{self, Reporter, smtp::SmtpTransport};
 use crate::source::PrometheusSource;
-use crate::store::Store;
+
 use crate::telemetry::{Telemetry, names};
 
 /// How often readiness asks Prometheus until it first answers.
@@ -114,10 +114,14 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
         )
     })?;
     metrics::gauge!(names::DEFINITIONS_LOADED).set(definitions::slo_count(&catalog) as f64);
-    let store = Store::open(&settings.db)
-        .with_context(|| format!("opening the verdict history {}", settings.db.display()))?;
+    // Blocking: the PostgreSQL client must not run on a runtime thread.
+    let location = settings.db.clone();
+    let store = tokio::task::spawn_blocking(move || location.open())
+        .await
+        .context("opening the verdict history")?
+        .with_context(|| format!("opening the verdict history {}", settings.db))?;
     if !store.writable() {
-        tracing::error!(db = %settings.db.display(),
+        tracing::error!(db = %settings.db,
             "the verdict history is read-only: verdicts are answered but not stored, and no pass is given");
     }
     let source = PrometheusSource::new(settings.prometheus.clone())

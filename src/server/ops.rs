@@ -21,13 +21,20 @@ pub async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, and while
-/// the history database is still the file that was opened; else 503 saying which is missing.
+/// the history database is still the file that was opened (SQLite) or answers (PostgreSQL);
+/// else 503 saying which is missing.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let slos: usize = state.catalog().services.iter().map(|s| s.slos.len()).sum();
     let prometheus = state.prometheus_answered();
-    let history = state.store.check_file();
+    // Blocking: on PostgreSQL the check is a round trip.
+    let store = state.store.clone();
+    let backend = store.backend_name();
+    let history = match tokio::task::spawn_blocking(move || store.check_file()).await {
+        Ok(checked) => checked.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the readiness check stopped: {e}")),
+    };
     if let Err(e) = &history {
-        tracing::error!(error = %e, "not ready: the verdict history's file is gone");
+        tracing::error!(error = %e, "not ready: the verdict history cannot be written or reached");
     }
     let ready = prometheus && history.is_ok();
     let body = json!({
@@ -35,7 +42,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "definitions": {"services": state.catalog().services.len(), "slos": slos},
         "prometheus": if prometheus { "answered" } else { "has not answered yet" },
         // The path and cause are in the log; this endpoint is open to anyone.
-        "history": if history.is_ok() { "ok" } else { "the database file was deleted or replaced" },
+        "history": match (&history, backend) {
+            (Ok(()), _) => "ok",
+            (Err(_), "postgres") => "the database does not answer",
+            (Err(_), _) => "the database file was deleted or replaced",
+        },
     });
     let status = if ready {
         StatusCode::OK

@@ -5,7 +5,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Store, StoreError};
+use super::StoreError;
+use super::sqlite::SqliteStore;
 
 /// One service's latest backtest.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +23,7 @@ pub struct StoredCalibration {
 
 const COLUMNS: &str = "SELECT service, version, computed_at, results_json FROM calibrations";
 
-impl Store {
+impl SqliteStore {
     /// Replaces `calibration.service`'s backtest.
     pub fn save_calibration(&self, calibration: &StoredCalibration) -> Result<(), StoreError> {
         self.check_writable("save calibration")?;
@@ -72,13 +73,13 @@ impl Store {
     }
 }
 
-type Raw = (String, String, i64, String);
+pub(super) type Raw = (String, String, i64, String);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn decode((service, version, ms, text): Raw) -> Result<StoredCalibration, StoreError> {
+pub(super) fn decode((service, version, ms, text): Raw) -> Result<StoredCalibration, StoreError> {
     let results = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
         id: service.clone(),
         reason: e.to_string(),
@@ -94,6 +95,7 @@ fn decode((service, version, ms, text): Raw) -> Result<StoredCalibration, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::each_backend;
 
     fn calibration(service: &str, version: &str, ms: i64) -> StoredCalibration {
         StoredCalibration {
@@ -106,24 +108,25 @@ mod tests {
 
     #[test]
     fn a_new_backtest_replaces_the_service_s_last_and_others_stay() {
-        let store = Store::open_in_memory().unwrap();
-        assert_eq!(store.calibration("checkout").unwrap(), None);
-        store
-            .save_calibration(&calibration("checkout", "v1", 1_000))
-            .unwrap();
-        store
-            .save_calibration(&calibration("billing", "b7", 2_000))
-            .unwrap();
-        let newer = calibration("checkout", "v2", 3_000);
-        store.save_calibration(&newer).unwrap();
-        assert_eq!(store.calibration("checkout").unwrap(), Some(newer.clone()));
-        let all = store.calibrations().unwrap();
-        assert_eq!(
-            all.iter()
-                .map(|c| (c.service.as_str(), c.version.as_str()))
-                .collect::<Vec<_>>(),
-            [("billing", "b7"), ("checkout", "v2")]
-        );
-        assert_eq!(all[1], newer);
+        each_backend(|store| {
+            assert_eq!(store.calibration("checkout").unwrap(), None);
+            store
+                .save_calibration(&calibration("checkout", "v1", 1_000))
+                .unwrap();
+            store
+                .save_calibration(&calibration("billing", "b7", 2_000))
+                .unwrap();
+            let newer = calibration("checkout", "v2", 3_000);
+            store.save_calibration(&newer).unwrap();
+            assert_eq!(store.calibration("checkout").unwrap(), Some(newer.clone()));
+            let all = store.calibrations().unwrap();
+            assert_eq!(
+                all.iter()
+                    .map(|c| (c.service.as_str(), c.version.as_str()))
+                    .collect::<Vec<_>>(),
+                [("billing", "b7"), ("checkout", "v2")]
+            );
+            assert_eq!(all[1], newer);
+        });
     }
 }

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::StoreError;
+use super::sqlite::SqliteStore;
 use crate::verdict::{Outcome, Verdict, VerdictKind};
 
 /// The largest page [`Store::list`] returns, whatever the filter asks.
@@ -138,7 +139,7 @@ impl FromStr for Cursor {
 }
 
 /// The stored name of an outcome: its serde name, so the column matches the JSON.
-fn outcome_name(outcome: Outcome) -> &'static str {
+pub(super) fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "pass",
         Outcome::Fail => "fail",
@@ -147,7 +148,7 @@ fn outcome_name(outcome: Outcome) -> &'static str {
 }
 
 /// The stored name of a kind: its serde name.
-fn kind_name(kind: VerdictKind) -> &'static str {
+pub(super) fn kind_name(kind: VerdictKind) -> &'static str {
     match kind {
         VerdictKind::Canary => "canary",
         VerdictKind::Slo => "slo",
@@ -156,24 +157,13 @@ fn kind_name(kind: VerdictKind) -> &'static str {
 
 const COLUMNS: &str = "SELECT id, recorded_at, verdict_json, inputs_json FROM verdicts";
 
-impl Store {
+impl SqliteStore {
     /// Stores one verdict with its inputs; returns only after the commit is on disk. A verdict
     /// id already in the history is refused ([`StoreError::Duplicate`]), never overwritten.
     pub fn record(&self, record: &VerdictRecord) -> Result<(), StoreError> {
         self.check_writable("record")?;
         let id = &record.verdict.id;
-        let encode = |reason: String| StoreError::Encode {
-            id: id.clone(),
-            reason,
-        };
-        let verdict_json =
-            serde_json::to_string(&record.verdict).map_err(|e| encode(e.to_string()))?;
-        // serde_json writes NaN and infinities as `null`, which then does not read back as an
-        // f64: refuse here rather than store a row that `get` could never return.
-        serde_json::from_str::<Verdict>(&verdict_json)
-            .map_err(|e| encode(format!("its JSON does not read back: {e}")))?;
-        let inputs_json =
-            serde_json::to_string(&record.inputs).map_err(|e| encode(e.to_string()))?;
+        let (verdict_json, inputs_json) = encode(record)?;
         let conn = self.conn();
         // One INSERT in autocommit mode is its own transaction: when `execute` returns, the
         // commit is done and (synchronous=FULL) fsynced.
@@ -196,7 +186,7 @@ impl Store {
         match inserted {
             Ok(_) => Ok(()),
             Err(e) if is_primary_key_violation(&e) => Err(StoreError::Duplicate { id: id.clone() }),
-            Err(e) => Err(StoreError::sqlite(&self.path, "record", e)),
+            Err(e) => Err(StoreError::sqlite(self.path(), "record", e)),
         }
     }
 
@@ -292,34 +282,57 @@ impl Store {
     /// Reads a row of [`COLUMNS`]; a row that does not decode is [`StoreError::Corrupt`].
     fn decode(&self, row: &Row<'_>) -> Result<StoredVerdict, StoreError> {
         let id: String = row.get(0).map_err(self.err("read row"))?;
-        let corrupt = |reason: String| StoreError::Corrupt {
+        let corrupt = |column: &str, e: rusqlite::Error| StoreError::Corrupt {
             id: id.clone(),
-            reason,
+            reason: format!("{column}: {e}"),
         };
-        let ms: i64 = row
-            .get(1)
-            .map_err(|e| corrupt(format!("recorded_at: {e}")))?;
-        let recorded_at = DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| corrupt(format!("recorded_at {ms} is out of range")))?;
-        let verdict_json: String = row
-            .get(2)
-            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
-        let verdict: Verdict = serde_json::from_str(&verdict_json)
-            .map_err(|e| corrupt(format!("verdict_json: {e}")))?;
-        if verdict.id != id {
-            return Err(corrupt(format!("verdict_json holds id {:?}", verdict.id)));
-        }
-        let inputs_json: String = row
-            .get(3)
-            .map_err(|e| corrupt(format!("inputs_json: {e}")))?;
-        let inputs =
-            serde_json::from_str(&inputs_json).map_err(|e| corrupt(format!("inputs_json: {e}")))?;
-        Ok(StoredVerdict {
-            verdict,
-            inputs,
-            recorded_at,
-        })
+        let ms: i64 = row.get(1).map_err(|e| corrupt("recorded_at", e))?;
+        let verdict_json: String = row.get(2).map_err(|e| corrupt("verdict_json", e))?;
+        let inputs_json: String = row.get(3).map_err(|e| corrupt("inputs_json", e))?;
+        decode_columns(id, ms, &verdict_json, &inputs_json)
     }
+}
+
+/// The verdict's and the inputs' JSON, refused when the verdict's would not read back.
+pub(super) fn encode(record: &VerdictRecord) -> Result<(String, String), StoreError> {
+    let encode = |reason: String| StoreError::Encode {
+        id: record.verdict.id.clone(),
+        reason,
+    };
+    let verdict_json = serde_json::to_string(&record.verdict).map_err(|e| encode(e.to_string()))?;
+    // serde_json writes NaN and infinities as `null`, which then does not read back as an
+    // f64: refuse here rather than store a row that `get` could never return.
+    serde_json::from_str::<Verdict>(&verdict_json)
+        .map_err(|e| encode(format!("its JSON does not read back: {e}")))?;
+    let inputs_json = serde_json::to_string(&record.inputs).map_err(|e| encode(e.to_string()))?;
+    Ok((verdict_json, inputs_json))
+}
+
+/// Decodes a stored row's columns; a row that does not decode is [`StoreError::Corrupt`].
+pub(super) fn decode_columns(
+    id: String,
+    ms: i64,
+    verdict_json: &str,
+    inputs_json: &str,
+) -> Result<StoredVerdict, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        id: id.clone(),
+        reason,
+    };
+    let recorded_at = DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| corrupt(format!("recorded_at {ms} is out of range")))?;
+    let verdict: Verdict =
+        serde_json::from_str(verdict_json).map_err(|e| corrupt(format!("verdict_json: {e}")))?;
+    if verdict.id != id {
+        return Err(corrupt(format!("verdict_json holds id {:?}", verdict.id)));
+    }
+    let inputs =
+        serde_json::from_str(inputs_json).map_err(|e| corrupt(format!("inputs_json: {e}")))?;
+    Ok(StoredVerdict {
+        verdict,
+        inputs,
+        recorded_at,
+    })
 }
 
 fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
@@ -328,237 +341,5 @@ fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// A verdict with one canary check, for `service`, `kind` and `outcome`.
-    pub(in crate::store) fn verdict(
-        id: &str,
-        service: &str,
-        kind: VerdictKind,
-        outcome: Outcome,
-    ) -> Verdict {
-        serde_json::from_value(json!({
-            "id": id, "kind": kind, "verdict": outcome, "score": 87.5,
-            "summary": format!("{service}: {outcome}"), "service": service,
-            "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:10:00Z"},
-            "checks": [{"name": "error-rate", "source": "prometheus", "verdict": outcome,
-                "classification": "pass", "baseline": {"n": 120, "value": 0.01},
-                "canary": {"n": 118, "value": 0.012}, "effect": 1.2, "interval": [-0.01, 0.02],
-                "p_value": 0.31, "threshold": "allowed increase 1.10",
-                "reason": "no significant difference"}],
-            "evaluated_at": "2026-01-01T00:10:01Z",
-        }))
-        .unwrap()
-    }
-
-    /// A record at `ms` unix milliseconds.
-    pub(in crate::store) fn record(verdict: Verdict, ms: i64) -> VerdictRecord {
-        VerdictRecord {
-            inputs: json!({"request": {"service": verdict.service}, "queries": ["up"]}),
-            verdict,
-            recorded_at: DateTime::from_timestamp_millis(ms).unwrap(),
-        }
-    }
-
-    /// 30 verdicts over 3 services, both kinds, all outcomes; 3 rows share each millisecond,
-    /// so ties are ordered by id.
-    fn seeded() -> (Store, Vec<VerdictRecord>) {
-        let store = Store::open_in_memory().unwrap();
-        let outcomes = [Outcome::Pass, Outcome::Fail, Outcome::Inconclusive];
-        let kinds = [VerdictKind::Canary, VerdictKind::Slo];
-        let services = ["checkout", "payments", "search"];
-        let records: Vec<VerdictRecord> = (0..30)
-            .map(|i| {
-                let v = verdict(
-                    &format!("v{i:02}"),
-                    services[i % 3],
-                    kinds[i % 2],
-                    outcomes[i / 3 % 3],
-                );
-                record(v, 1_767_225_600_000 + (i / 3) as i64)
-            })
-            .collect();
-        for r in &records {
-            store.record(r).unwrap();
-        }
-        (store, records)
-    }
-
-    /// Walks every page of `filter`, 4 rows at a time.
-    fn all_pages(store: &Store, mut filter: HistoryFilter) -> Vec<String> {
-        filter.limit = 4;
-        let mut seen = Vec::new();
-        loop {
-            let page = store.list(&filter).unwrap();
-            assert!(page.verdicts.len() <= 4);
-            seen.extend(page.verdicts.iter().map(|r| r.verdict.id.clone()));
-            match page.next {
-                Some(next) => filter.before = Some(next),
-                None => return seen,
-            }
-        }
-    }
-
-    /// What `filter` should return, computed without SQL: its rows newest first, ties by id.
-    fn expected(records: &[VerdictRecord], filter: &HistoryFilter) -> Vec<String> {
-        let mut rows: Vec<&VerdictRecord> = records
-            .iter()
-            .filter(|r| {
-                filter
-                    .service
-                    .as_ref()
-                    .is_none_or(|s| *s == r.verdict.service)
-            })
-            .filter(|r| filter.outcome.is_none_or(|o| o == r.verdict.verdict))
-            .filter(|r| filter.kind.is_none_or(|k| k == r.verdict.kind))
-            .collect();
-        rows.sort_by(|a, b| {
-            b.recorded_at
-                .cmp(&a.recorded_at)
-                .then(a.verdict.id.cmp(&b.verdict.id))
-        });
-        rows.iter().map(|r| r.verdict.id.clone()).collect()
-    }
-
-    #[test]
-    fn pages_cover_every_row_exactly_once_newest_first_under_each_filter() {
-        let (store, records) = seeded();
-        let filter = |service: Option<&str>, outcome, kind| HistoryFilter {
-            service: service.map(str::to_string),
-            outcome,
-            kind,
-            ..HistoryFilter::default()
-        };
-        let filters = [
-            filter(None, None, None),
-            filter(Some("payments"), None, None),
-            filter(None, Some(Outcome::Fail), None),
-            filter(None, None, Some(VerdictKind::Slo)),
-            filter(
-                Some("checkout"),
-                Some(Outcome::Pass),
-                Some(VerdictKind::Canary),
-            ),
-            filter(Some("nobody"), None, None),
-        ];
-        for filter in filters.clone() {
-            let want = expected(&records, &filter);
-            assert_eq!(all_pages(&store, filter.clone()), want, "{filter:?}");
-            // One big page holds the same rows as the paged walk, and says it is the last.
-            let one = store
-                .list(&HistoryFilter {
-                    limit: 1000,
-                    ..filter
-                })
-                .unwrap();
-            assert_eq!(
-                one.verdicts
-                    .iter()
-                    .map(|r| &r.verdict.id)
-                    .collect::<Vec<_>>(),
-                want.iter().collect::<Vec<_>>()
-            );
-            assert_eq!(one.next, None);
-        }
-        assert_eq!(expected(&records, &filters[0]).len(), 30);
-    }
-
-    #[test]
-    fn rows_recorded_between_pages_do_not_shift_the_next_page() {
-        let (store, records) = seeded();
-        let first = store
-            .list(&HistoryFilter {
-                limit: 4,
-                ..Default::default()
-            })
-            .unwrap();
-        let newer = record(
-            verdict("new", "checkout", VerdictKind::Slo, Outcome::Pass),
-            1_767_225_700_000,
-        );
-        store.record(&newer).unwrap();
-        let second = HistoryFilter {
-            limit: 4,
-            before: first.next,
-            ..Default::default()
-        };
-        let ids: Vec<String> = store
-            .list(&second)
-            .unwrap()
-            .verdicts
-            .into_iter()
-            .map(|r| r.verdict.id)
-            .collect();
-        assert_eq!(ids, expected(&records, &HistoryFilter::default())[4..8]);
-    }
-
-    #[test]
-    fn limit_is_capped_and_zero_gives_an_empty_page() {
-        let (store, _) = seeded();
-        let all = store
-            .list(&HistoryFilter {
-                limit: usize::MAX,
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(all.verdicts.len(), 30);
-        let none = store
-            .list(&HistoryFilter {
-                limit: 0,
-                ..Default::default()
-            })
-            .unwrap();
-        assert!(none.verdicts.is_empty());
-        assert_eq!(none.next, None);
-    }
-
-    #[test]
-    fn a_cursor_round_trips_through_text_and_bad_ones_are_refused() {
-        let cursor = Cursor {
-            recorded_at_ms: 1_767_225_600_000,
-            id: "a.b-c".to_string(),
-        };
-        assert_eq!(cursor.to_string().parse::<Cursor>().unwrap(), cursor);
-        let store = Store::open_in_memory().unwrap();
-        for bad in ["", "nodot", "x.id", "123."] {
-            let filter = HistoryFilter {
-                before: Some(bad.to_string()),
-                ..Default::default()
-            };
-            let err = store.list(&filter).unwrap_err();
-            assert!(
-                matches!(err, StoreError::BadCursor { .. }),
-                "{bad:?}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn prune_removes_only_rows_recorded_before_the_cutoff() {
-        let (store, records) = seeded();
-        // Rows 9..12 share this time: the cutoff keeps them (strictly before is removed).
-        let cutoff = records[9].recorded_at;
-        assert_eq!(store.prune(cutoff).unwrap(), 9);
-        assert_eq!(store.count().unwrap(), 21);
-        let left = store
-            .list(&HistoryFilter {
-                limit: 1000,
-                ..Default::default()
-            })
-            .unwrap();
-        assert!(left.verdicts.iter().all(|r| r.recorded_at >= cutoff));
-        assert_eq!(store.prune(cutoff).unwrap(), 0);
-    }
-
-    #[test]
-    fn stored_names_are_the_serde_names() {
-        for o in [Outcome::Pass, Outcome::Fail, Outcome::Inconclusive] {
-            assert_eq!(json!(o), json!(outcome_name(o)));
-        }
-        for k in [VerdictKind::Canary, VerdictKind::Slo] {
-            assert_eq!(json!(k), json!(kind_name(k)));
-        }
-    }
-}
+#[path = "history_tests.rs"]
+pub(super) mod tests;

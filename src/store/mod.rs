@@ -1,8 +1,13 @@
-//! The embedded SQLite database: the verdict history and the notification outbox.
+//! The store: verdict history, notification outbox, notification and sequential state,
+//! calibrations and sessions, on one of two backends behind one interface.
 //!
-//! - [`Store`]: one connection behind a mutex; synchronous, so the server calls it from
-//!   `tokio::task::spawn_blocking`.
-//! - `schema`: the pragmas every connection gets and the migrations (`PRAGMA user_version`).
+//! - [`Store`]: the interface every caller uses. Synchronous, so the server calls it from
+//!   `tokio::task::spawn_blocking`; it holds one backend and forwards each call to it.
+//! - `sqlite`: the embedded default (`db: slogate.db`): one connection behind a mutex, WAL with
+//!   `synchronous=FULL`; its migrations in `schema` (`PRAGMA user_version`), its SQL per topic
+//!   in the topic modules below, beside the types.
+//! - `postgres`: PostgreSQL for several replicas (`db: postgres://...`): a connection pool,
+//!   migrations in `schema_migrations` under an advisory lock, its SQL per topic.
 //! - `history`: verdicts with what they were made from ([`VerdictRecord`], [`HistoryFilter`]).
 //! - `outbox`: notifications and report emails, stored before they are sent ([`NewMessage`],
 //!   [`OutboxMessage`]); the rows of sent reports are the record that a week went out.
@@ -10,572 +15,252 @@
 //! - `sequential`: the running state of sequential canary tests ([`StoredSequential`]), so a
 //!   restart neither loses evidence nor resets a test.
 //!
-//! Durability: WAL journal with `synchronous=FULL`, so a write that returned is in the fsynced
-//! WAL and survives `kill -9` and power loss. A database that cannot be written (read-only file
-//! or directory) still opens for reading and reports [`Store::writable`] `false`; a write that
-//! cannot be done (that case, or a full disk) fails with [`StoreError::Unwritable`], and the
+//! What holds on both backends, also across processes and replicas: a write returns after its
+//! commit; an outbox claim is a compare-and-swap, so one claimant wins; a notification state
+//! moves with its messages in one transaction, and [`Store::notify_transition_from`] moves it
+//! only from the state its caller read; a sequential state is saved only over the look number
+//! its caller read. A write that cannot be done fails with [`StoreError::Unwritable`], and the
 //! server then answers `inconclusive` rather than a `pass` nobody could look up later.
 
 mod calibrations;
+mod error;
 mod history;
+mod location;
 mod notified;
 mod outbox;
+mod postgres;
 mod schema;
 mod sequential;
 mod sessions;
+mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::path::Path;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use chrono::{DateTime, Utc};
 
 pub use calibrations::StoredCalibration;
+pub use error::StoreError;
 pub use history::{
     Cursor, HistoryFilter, HistoryPage, MAX_LIST_LIMIT, StoredVerdict, VerdictRecord,
 };
+pub use location::{Location, is_postgres_url};
 pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
+pub use postgres::{DEFAULT_POOL_SIZE, PostgresConfig};
 pub use sequential::StoredSequential;
 
-/// What went wrong with the database, with the path and the operation it happened in.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database cannot be written: read-only file or directory, no permission, disk full,
-    /// or the store was opened read-only. Reads may still work.
-    #[error("history {} could not be written ({operation}): {reason}", path.display())]
-    Unwritable {
-        /// The database file.
-        path: PathBuf,
-        /// What was being done (`record`, `prune`, `open`, ...).
-        operation: &'static str,
-        /// SQLite's or slogate's words.
-        reason: String,
-    },
-    /// Any other SQLite failure.
-    #[error("history {} ({operation}): {source}", path.display())]
-    Sqlite {
-        /// The database file.
-        path: PathBuf,
-        /// What was being done.
-        operation: &'static str,
-        /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// A verdict with this id is already recorded: history is never overwritten.
-    #[error("verdict {id} is already in the history; history is never overwritten")]
-    Duplicate {
-        /// The verdict id.
-        id: String,
-    },
-    /// A stored row that does not decode.
-    #[error("stored verdict {id} does not decode: {reason}")]
-    Corrupt {
-        /// The row's id.
-        id: String,
-        /// What does not decode.
-        reason: String,
-    },
-    /// A verdict whose JSON would not read back (e.g. a non-finite score), refused before
-    /// writing so the history holds only rows that decode.
-    #[error("verdict {id} cannot be stored: {reason}")]
-    Encode {
-        /// The verdict id.
-        id: String,
-        /// Why its JSON does not round-trip.
-        reason: String,
-    },
-    /// A `before` cursor that is not one this store handed out (a client error).
-    #[error("invalid history cursor {cursor:?}: {reason}")]
-    BadCursor {
-        /// The cursor as given.
-        cursor: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The database was written by a newer slogate (or needs a migration it cannot write).
-    #[error("history {} has schema version {found}; this slogate reads version {supported}{hint}",
-        path.display())]
-    Schema {
-        /// The database file.
-        path: PathBuf,
-        /// `PRAGMA user_version` of the file.
-        found: i64,
-        /// The version this build creates and reads.
-        supported: i64,
-        /// What to do about it, in words (may be empty).
-        hint: &'static str,
-    },
-}
+use crate::verdict::Outcome;
 
-impl StoreError {
-    /// Sorts a SQLite error: the failures that mean "cannot write here" become
-    /// [`StoreError::Unwritable`] so the server can say so; the rest stay [`StoreError::Sqlite`].
-    fn sqlite(path: &Path, operation: &'static str, source: rusqlite::Error) -> StoreError {
-        match source.sqlite_error_code() {
-            Some(
-                ErrorCode::ReadOnly
-                | ErrorCode::CannotOpen
-                | ErrorCode::PermissionDenied
-                | ErrorCode::DiskFull,
-            ) => StoreError::Unwritable {
-                path: path.to_path_buf(),
-                operation,
-                reason: source.to_string(),
-            },
-            _ => StoreError::Sqlite {
-                path: path.to_path_buf(),
-                operation,
-                source,
-            },
-        }
-    }
-}
-
-/// The database: one connection, serialized by a mutex.
+/// The store: one backend, chosen at open.
 #[derive(Debug)]
 pub struct Store {
-    /// One connection is enough: every write is an fsynced commit, which serializes writers
-    /// anyway, and reads are short indexed lookups. The mutex makes `Store` `Sync` so the
-    /// server shares it in an `Arc`.
-    conn: Mutex<Connection>,
-    /// For error messages (`:memory:` for an in-memory store).
-    path: PathBuf,
-    /// Whether writes can succeed, as found at open; when false they fail fast with
-    /// [`StoreError::Unwritable`] without touching the file.
-    writable: bool,
-    /// Device and inode of the file at open (`None` in memory). SQLite keeps writing to an
-    /// open file after its path was deleted or replaced, so those writes "succeed" into a file
-    /// no restart will find: every write first checks that the path still names this file.
-    identity: Option<FileIdentity>,
+    /// Where the data lives; every method forwards to it.
+    backend: Backend,
 }
 
-/// What tells one file from another on a Unix file system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
-    /// `st_dev`.
-    dev: u64,
-    /// `st_ino`.
-    ino: u64,
-}
-
-impl FileIdentity {
-    /// The identity of the file `path` names now; `None` when there is none.
-    fn of(path: &Path) -> Option<FileIdentity> {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).ok().map(|m| FileIdentity {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
-    }
+/// The two backends. Each has the same methods, with the SQL of its engine.
+#[derive(Debug)]
+enum Backend {
+    /// The embedded SQLite file (one process).
+    Sqlite(sqlite::SqliteStore),
+    /// A PostgreSQL database (any number of processes).
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
-    /// Opens the database at `path`, creating the file if missing (its parent directory must
-    /// exist): WAL journal, `synchronous=FULL`, `busy_timeout` 5 s, schema created or migrated.
-    ///
-    /// An existing file that cannot be written (read-only file or directory) is opened
-    /// read-only instead: history stays viewable, [`Store::writable`] is `false`, and writes
-    /// fail with [`StoreError::Unwritable`].
+    /// Opens the SQLite database at `path`, creating the file if missing (its parent directory
+    /// must exist): WAL journal, `synchronous=FULL`, `busy_timeout` 5 s, schema created or
+    /// migrated. An existing file that cannot be written is opened read-only instead
+    /// ([`Store::writable`] is then `false`).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        match Self::open_read_write(path) {
-            Err(StoreError::Unwritable { .. }) if path.is_file() => Self::open_read_only(path),
-            other => other,
-        }
+        sqlite::SqliteStore::open(path).map(Store::sqlite)
     }
 
-    /// Opens an existing database read-only (`SQLITE_OPEN_READ_ONLY`): reads work, writes fail
-    /// with [`StoreError::Unwritable`]. The schema must already be current, since it cannot be
-    /// migrated.
-    ///
-    /// A WAL database whose directory cannot be written, and that has no `-shm` file beside it,
-    /// cannot be read the usual way (SQLite must create the `-shm`), so it is opened as
-    /// `immutable`: the history as it was at open, without changes made later by another
-    /// process.
+    /// Opens an existing SQLite database read-only: reads work, writes fail with
+    /// [`StoreError::Unwritable`]. The schema must already be current.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let open = |name: &Path, flags| {
-            Connection::open_with_flags(name, flags)
-                .map_err(|e| StoreError::sqlite(path, "open read-only", e))
-        };
-        let mut conn = open(path, flags)?;
-        // The first read is where a missing, uncreatable `-shm` shows.
-        let first_read = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
-        if let Err(e) = first_read {
-            let cannot_create_shm = e
-                .sqlite_error()
-                .is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_READONLY_DIRECTORY);
-            match immutable_uri(path) {
-                Some(uri) if cannot_create_shm => {
-                    drop(conn);
-                    conn = open(Path::new(&uri), flags | OpenFlags::SQLITE_OPEN_URI)?;
-                }
-                _ => return Err(StoreError::sqlite(path, "open read-only", e)),
-            }
-        }
-        schema::check_current(&conn, path)?;
-        Ok(Self::new(conn, path, false))
+        sqlite::SqliteStore::open_read_only(path).map(Store::sqlite)
     }
 
-    /// A private, empty in-memory database (tests).
+    /// A private, empty in-memory SQLite database (tests, `slogate wait`).
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        let path = Path::new(":memory:");
-        let mut conn =
-            Connection::open_in_memory().map_err(|e| StoreError::sqlite(path, "open", e))?;
-        schema::configure(&mut conn, path)?;
-        Ok(Self::new(conn, path, true))
+        sqlite::SqliteStore::open_in_memory().map(Store::sqlite)
+    }
+
+    /// Connects to PostgreSQL and brings its schema up to date (under an advisory lock, so
+    /// replicas starting together migrate once).
+    pub fn open_postgres(config: &PostgresConfig) -> Result<Store, StoreError> {
+        postgres::PgStore::open(config).map(|pg| Store {
+            backend: Backend::Postgres(pg),
+        })
+    }
+
+    fn sqlite(db: sqlite::SqliteStore) -> Store {
+        Store {
+            backend: Backend::Sqlite(db),
+        }
+    }
+
+    /// `sqlite` or `postgres`, for logs and the status page.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Whether writes can succeed (as found when the store was opened).
     pub fn writable(&self) -> bool {
-        self.writable
-    }
-
-    /// The database file (`:memory:` for an in-memory store).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn open_read_write(path: &Path) -> Result<Store, StoreError> {
-        // No SQLITE_OPEN_URI: the path is a file name, never a `file:` URI with options.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| StoreError::sqlite(path, "open", e))?;
-        // SQLite silently falls back to read-only when the file's permissions forbid writing.
-        let read_only = conn
-            .is_readonly(rusqlite::MAIN_DB)
-            .map_err(|e| StoreError::sqlite(path, "open", e))?;
-        if read_only {
-            return Err(StoreError::Unwritable {
-                path: path.to_path_buf(),
-                operation: "open",
-                reason: "the file is read-only".to_string(),
-            });
-        }
-        schema::configure(&mut conn, path)?;
-        Ok(Self::new(conn, path, true))
-    }
-
-    fn new(conn: Connection, path: &Path, writable: bool) -> Store {
-        // Room for every `list` filter combination plus the fixed statements.
-        conn.set_prepared_statement_cache_capacity(32);
-        let in_memory = path == Path::new(":memory:");
-        Store {
-            conn: Mutex::new(conn),
-            path: path.to_path_buf(),
-            writable,
-            identity: if in_memory {
-                None
-            } else {
-                FileIdentity::of(path)
-            },
+        match &self.backend {
+            Backend::Sqlite(db) => db.writable(),
+            Backend::Postgres(_) => true,
         }
     }
 
-    /// Whether the path still names the file that was opened: `Err` with
-    /// [`StoreError::Unwritable`] once it was deleted, moved away or replaced. Readiness asks
-    /// this, and every write does before it writes.
+    /// Where the data is, for messages: the SQLite file (`:memory:` in memory), or the
+    /// PostgreSQL database as `postgres://user@host:port/dbname` (never the password).
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(db) => db.path().display().to_string(),
+            Backend::Postgres(db) => db.target().to_string(),
+        }
+    }
+
+    /// Whether the store can be written now. SQLite: the path still names the file that was
+    /// opened (`Err` with [`StoreError::Unwritable`] once it was deleted or replaced).
+    /// PostgreSQL: a connection answers. Readiness asks this.
     pub fn check_file(&self) -> Result<(), StoreError> {
-        let Some(opened) = self.identity else {
-            return Ok(());
-        };
-        let reason = match FileIdentity::of(&self.path) {
-            Some(now) if now == opened => return Ok(()),
-            Some(_) => "the file was replaced by another one while slogate ran",
-            None => "the file was deleted or moved away while slogate ran",
-        };
-        Err(StoreError::Unwritable {
-            path: self.path.clone(),
-            operation: "check the file",
-            reason: format!(
-                "{reason}; writes are refused, since no restart would find them (restart slogate \
-                 to open the database at this path)"
-            ),
-        })
-    }
-
-    /// The connection. A panic while it was held leaves it usable (an open transaction rolls
-    /// back when dropped during unwinding), so a poisoned lock is taken over, not propagated.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Fails fast when the store is known not to be writable, or its file is gone.
-    fn check_writable(&self, operation: &'static str) -> Result<(), StoreError> {
-        if !self.writable {
-            return Err(StoreError::Unwritable {
-                path: self.path.clone(),
-                operation,
-                reason: "the database is open read-only".to_string(),
-            });
+        match &self.backend {
+            Backend::Sqlite(db) => db.check_file(),
+            Backend::Postgres(db) => db.ping(),
         }
-        self.check_file().map_err(|e| match e {
-            StoreError::Unwritable { path, reason, .. } => StoreError::Unwritable {
-                path,
-                operation,
-                reason,
-            },
-            other => other,
-        })
-    }
-
-    fn err(&self, operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
-        move |e| StoreError::sqlite(&self.path, operation, e)
     }
 }
 
-/// `file:<path>?immutable=1`, with the characters a URI path cannot hold escaped; `None` for a
-/// path that is not UTF-8.
-fn immutable_uri(path: &Path) -> Option<String> {
-    let mut uri = String::from("file:");
-    for c in path.to_str()?.chars() {
-        match c {
-            '%' => uri.push_str("%25"),
-            '?' => uri.push_str("%3f"),
-            '#' => uri.push_str("%23"),
-            c => uri.push(c),
+/// Writes `Store`'s public methods, each forwarding to the backend's method of the same name
+/// and arguments (the backends' modules document what each does).
+macro_rules! forward {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(db) => db.$name($($arg),*),
+                        Backend::Postgres(db) => db.$name($($arg),*),
+                    }
+                }
+            )*
         }
-    }
-    uri.push_str("?immutable=1");
-    Some(uri)
+    };
 }
 
-#[cfg(test)]
-mod tests {
-    use std::fs;
-    use std::os::unix::fs::PermissionsExt;
+forward! {
+    /// Stores one verdict with its inputs; returns after the commit. A verdict id already in
+    /// the history is refused ([`StoreError::Duplicate`]), never overwritten.
+    fn record(&self, record: &VerdictRecord) -> Result<(), StoreError>;
+    /// The verdict with this id, if recorded.
+    fn get(&self, id: &str) -> Result<Option<StoredVerdict>, StoreError>;
+    /// One page of history, newest first, ties by id (see `history` for the cursor).
+    fn list(&self, filter: &HistoryFilter) -> Result<HistoryPage, StoreError>;
+    /// Deletes the verdicts recorded before `cutoff` (to the millisecond); returns how many.
+    fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
+    /// How many verdicts the history holds.
+    fn count(&self) -> Result<u64, StoreError>;
 
-    use super::history::tests::{record, verdict};
-    use super::*;
-    use crate::verdict::{Outcome, VerdictKind};
+    /// Stores a message, due at once; a key already present stores nothing and returns
+    /// [`Enqueued::Duplicate`].
+    fn enqueue(&self, message: &NewMessage, now: DateTime<Utc>) -> Result<Enqueued, StoreError>;
+    /// Pending messages due at `now`, oldest due first, at most `limit`.
+    fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// When the earliest pending message is due; `None` when nothing is pending.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Takes the attempt on a pending message by compare-and-swap of its `next_attempt_at`
+    /// from `seen` to `until`; `true` for the one claimant that wins.
+    fn claim(&self, id: i64, seen: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Marks a message delivered.
+    fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Marks a message never to be sent, with the reason.
+    fn mark_rejected(&self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Counts a failed attempt and makes the message due again at `next_attempt_at`.
+    fn mark_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// One message by id.
+    fn outbox_message(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
+    /// One message by idempotency key.
+    fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxMessage>, StoreError>;
+    /// Messages whose key starts with `prefix`, oldest first.
+    fn outbox_with_prefix(&self, prefix: &str) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// How many messages are pending.
+    fn pending_count(&self) -> Result<u64, StoreError>;
+    /// How many rows are in each state.
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+    /// Deletes finished messages before `cutoff`, except reports and the messages of a failure
+    /// still open; returns how many.
+    fn prune_outbox(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
 
-    #[test]
-    fn record_then_get_returns_the_same_verdict_inputs_and_time() {
-        let store = Store::open_in_memory().unwrap();
-        let rec = record(
-            verdict("id-1", "checkout", VerdictKind::Canary, Outcome::Fail),
-            1_767_225_600_123,
-        );
-        store.record(&rec).unwrap();
-        let want = StoredVerdict {
-            verdict: rec.verdict,
-            inputs: rec.inputs,
-            recorded_at: rec.recorded_at,
-        };
-        assert_eq!(store.get("id-1").unwrap(), Some(want));
-        assert_eq!(store.get("id-2").unwrap(), None);
-        assert_eq!(store.count().unwrap(), 1);
-    }
+    /// The outcome last notified for `subject` and the verdict that carried it.
+    fn last_notified(&self, subject: &str) -> Result<Option<(Outcome, String)>, StoreError>;
+    /// Records the outcome notified for `subject` with the messages that tell it, in one
+    /// transaction, whatever the state was.
+    fn notify_transition(
+        &self,
+        subject: &str,
+        outcome: Outcome,
+        verdict_id: &str,
+        messages: &[NewMessage],
+        now: DateTime<Utc>
+    ) -> Result<Vec<Enqueued>, StoreError>;
+    /// Like [`Store::notify_transition`], but only if the state is still `last` (what the
+    /// caller read with [`Store::last_notified`]): `None`, writing nothing, when another
+    /// process moved it meanwhile (the caller reads again and decides again).
+    fn notify_transition_from(
+        &self,
+        subject: &str,
+        last: Option<&(Outcome, String)>,
+        outcome: Outcome,
+        verdict_id: &str,
+        messages: &[NewMessage],
+        now: DateTime<Utc>
+    ) -> Result<Option<Vec<Enqueued>>, StoreError>;
+    /// Forgets the subjects last told before `cutoff`, except those whose last word was
+    /// `fail`; returns how many.
+    fn prune_notified(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
 
-    #[test]
-    fn recording_the_same_id_twice_is_refused_and_keeps_the_first() {
-        let store = Store::open_in_memory().unwrap();
-        let first = record(
-            verdict("same", "checkout", VerdictKind::Slo, Outcome::Pass),
-            1,
-        );
-        let second = record(
-            verdict("same", "payments", VerdictKind::Slo, Outcome::Fail),
-            2,
-        );
-        store.record(&first).unwrap();
-        let err = store.record(&second).unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Duplicate { id } if id == "same"),
-            "{err}"
-        );
-        assert_eq!(store.get("same").unwrap().unwrap().verdict, first.verdict);
-    }
+    /// The state of the sequential analysis `key`, if it has taken a look.
+    fn sequential_state(&self, key: &str) -> Result<Option<StoredSequential>, StoreError>;
+    /// Writes the analysis `key`'s state if the stored look number is still `expected`
+    /// (`None`: no row yet); `false`, writing nothing, when another ask advanced it.
+    fn save_sequential(
+        &self,
+        key: &str,
+        service: &str,
+        expected: Option<u64>,
+        next: &StoredSequential,
+        now: DateTime<Utc>
+    ) -> Result<bool, StoreError>;
+    /// Removes the states of analyses not advanced since `cutoff`.
+    fn prune_sequential(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
 
-    #[test]
-    fn a_verdict_whose_json_would_not_read_back_is_refused() {
-        let store = Store::open_in_memory().unwrap();
-        let mut v = verdict("nan", "checkout", VerdictKind::Canary, Outcome::Pass);
-        v.score = f64::NAN;
-        let err = store.record(&record(v, 1)).unwrap_err();
-        assert!(matches!(err, StoreError::Encode { .. }), "{err}");
-        assert_eq!(store.count().unwrap(), 0);
-    }
+    /// Replaces `calibration.service`'s backtest.
+    fn save_calibration(&self, calibration: &StoredCalibration) -> Result<(), StoreError>;
+    /// `service`'s latest backtest, if one ran.
+    fn calibration(&self, service: &str) -> Result<Option<StoredCalibration>, StoreError>;
+    /// Every service's latest backtest, by service name.
+    fn calibrations(&self) -> Result<Vec<StoredCalibration>, StoreError>;
 
-    #[test]
-    fn a_row_that_does_not_decode_is_reported_corrupt_with_its_id() {
-        let store = Store::open_in_memory().unwrap();
-        let sql = "INSERT INTO verdicts VALUES ('bad', 1, 's', 'slo', 'pass', '{not json', '{}')";
-        store.conn().execute(sql, []).unwrap();
-        let err = store.get("bad").unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Corrupt { id, .. } if id == "bad"),
-            "{err}"
-        );
-        let listed = store.list(&HistoryFilter::default());
-        assert!(
-            matches!(listed, Err(StoreError::Corrupt { .. })),
-            "{listed:?}"
-        );
-    }
-
-    #[test]
-    fn everything_recorded_is_there_after_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        let records: Vec<VerdictRecord> = (0..5)
-            .map(|i| {
-                record(
-                    verdict(
-                        &format!("v{i}"),
-                        "checkout",
-                        VerdictKind::Slo,
-                        Outcome::Pass,
-                    ),
-                    1000 + i,
-                )
-            })
-            .collect();
-        let store = Store::open(&path).unwrap();
-        for r in &records {
-            store.record(r).unwrap();
-        }
-        // Forgotten, not dropped: no clean close and no checkpoint, as after `kill -9`. What a
-        // new connection reads can only come from the files.
-        std::mem::forget(store);
-        let reopened = Store::open(&path).unwrap();
-        assert!(reopened.writable());
-        assert_eq!(reopened.count().unwrap(), 5);
-        for r in &records {
-            assert_eq!(
-                reopened.get(&r.verdict.id).unwrap().unwrap().inputs,
-                r.inputs
-            );
-        }
-        drop(reopened);
-        assert_eq!(Store::open(&path).unwrap().count().unwrap(), 5);
-    }
-
-    /// Makes the file 0444 and its directory 0555; restores both on drop so the temporary
-    /// directory can be removed.
-    struct ReadOnly<'a>(&'a Path, &'a Path);
-
-    impl Drop for ReadOnly<'_> {
-        fn drop(&mut self) {
-            let _ = fs::set_permissions(self.0, fs::Permissions::from_mode(0o755));
-            let _ = fs::set_permissions(self.1, fs::Permissions::from_mode(0o644));
-        }
-    }
-
-    #[test]
-    fn a_read_only_database_stays_readable_and_refuses_writes_as_unwritable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        let kept = record(
-            verdict("kept", "checkout", VerdictKind::Canary, Outcome::Fail),
-            1000,
-        );
-        Store::open(&path).unwrap().record(&kept).unwrap();
-
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
-        let _restore = ReadOnly(dir.path(), &path);
-        // Root ignores permission bits: then the read-only open is exercised directly.
-        let probe = dir.path().join("probe");
-        let privileged = fs::File::create(&probe).is_ok();
-        let store = if privileged {
-            fs::remove_file(&probe).unwrap();
-            Store::open_read_only(&path).unwrap()
-        } else {
-            Store::open(&path).unwrap()
-        };
-
-        assert!(!store.writable());
-        assert_eq!(store.get("kept").unwrap().unwrap().verdict, kept.verdict);
-        assert_eq!(
-            store
-                .list(&HistoryFilter::default())
-                .unwrap()
-                .verdicts
-                .len(),
-            1
-        );
-        assert_eq!(store.count().unwrap(), 1);
-        let other = record(
-            verdict("new", "checkout", VerdictKind::Canary, Outcome::Pass),
-            2000,
-        );
-        let err = store.record(&other).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::Unwritable {
-                    operation: "record",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(err.to_string().contains("could not be written"), "{err}");
-        let err = store.prune(chrono::Utc::now()).unwrap_err();
-        assert!(matches!(err, StoreError::Unwritable { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_write_refused_by_sqlite_itself_is_unwritable() {
-        // Bypasses the store's own `writable` check: SQLite's SQLITE_READONLY must map the same.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        drop(Store::open(&path).unwrap());
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY;
-        let conn = Connection::open_with_flags(&path, flags).unwrap();
-        let e = conn.execute("DELETE FROM verdicts", []).unwrap_err();
-        let err = StoreError::sqlite(&path, "prune", e);
-        assert!(matches!(err, StoreError::Unwritable { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_database_file_deleted_or_replaced_while_open_refuses_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.db");
-        let write = |store: &Store, id: &str| {
-            store.record(&record(
-                verdict(id, "checkout", VerdictKind::Slo, Outcome::Pass),
-                1000,
-            ))
-        };
-        let store = Store::open(&path).unwrap();
-        write(&store, "before").unwrap();
-        store.check_file().unwrap();
-
-        fs::remove_file(&path).unwrap();
-        let err = write(&store, "after delete").unwrap_err();
-        let StoreError::Unwritable { operation, .. } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(*operation, "record");
-        assert!(err.to_string().contains("deleted"), "{err}");
-        assert!(store.check_file().is_err());
-        let err = store.prune(chrono::Utc::now()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::Unwritable {
-                    operation: "prune",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-
-        // A new file at the path is another file: still refused.
-        drop(Store::open(&path).unwrap());
-        let err = write(&store, "after replace").unwrap_err();
-        assert!(err.to_string().contains("replaced"), "{err}");
-        assert_eq!(Store::open(&path).unwrap().count().unwrap(), 0);
-    }
-
-    #[test]
-    fn a_missing_directory_is_an_error_naming_the_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing").join("history.db");
-        let err = Store::open(&path).unwrap_err();
-        assert!(err.to_string().contains("missing/history.db"), "{err}");
-    }
+    /// Opens a sign-in session until `expires_at`.
+    fn open_session(
+        &self,
+        id_hash: &str,
+        token_fingerprint: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>
+    ) -> Result<(), StoreError>;
+    /// The fingerprint of the token that opened the session `id_hash`, if open at `now`.
+    fn session_token(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    /// Ends the session `id_hash`.
+    fn close_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Deletes the sessions expired at `now`; returns how many.
+    fn prune_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError>;
 }

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::StoreError;
+use super::sqlite::SqliteStore;
 
 /// One analysis's state as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +19,7 @@ pub struct StoredSequential {
     pub state: serde_json::Value,
 }
 
-impl Store {
+impl SqliteStore {
     /// The state of the analysis `key`, if it has taken a look.
     pub fn sequential_state(&self, key: &str) -> Result<Option<StoredSequential>, StoreError> {
         let conn = self.conn();
@@ -99,6 +100,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+    use crate::store::testing::each_backend;
     use serde_json::json;
 
     fn state(looks: u64) -> StoredSequential {
@@ -131,42 +134,44 @@ mod tests {
 
     #[test]
     fn a_save_from_a_stale_look_is_refused_and_keeps_the_newer_state() {
-        let store = Store::open_in_memory().unwrap();
-        assert!(
-            store
-                .save_sequential("k", "s", None, &state(1), Utc::now())
-                .unwrap()
-        );
-        assert!(
-            !store
-                .save_sequential("k", "s", None, &state(1), Utc::now())
-                .unwrap()
-        );
-        assert!(
-            store
-                .save_sequential("k", "s", Some(1), &state(2), Utc::now())
-                .unwrap()
-        );
-        assert!(
-            !store
-                .save_sequential("k", "s", Some(1), &state(2), Utc::now())
-                .unwrap()
-        );
-        assert_eq!(store.sequential_state("k").unwrap(), Some(state(2)));
+        each_backend(|store| {
+            assert!(
+                store
+                    .save_sequential("k", "s", None, &state(1), Utc::now())
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .save_sequential("k", "s", None, &state(1), Utc::now())
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .save_sequential("k", "s", Some(1), &state(2), Utc::now())
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .save_sequential("k", "s", Some(1), &state(2), Utc::now())
+                    .unwrap()
+            );
+            assert_eq!(store.sequential_state("k").unwrap(), Some(state(2)));
+        });
     }
 
     #[test]
     fn pruning_removes_only_states_not_advanced_since_the_cutoff() {
-        let store = Store::open_in_memory().unwrap();
-        let old = Utc::now() - chrono::Duration::days(100);
-        store
-            .save_sequential("old", "s", None, &state(1), old)
-            .unwrap();
-        store
-            .save_sequential("new", "s", None, &state(1), Utc::now())
-            .unwrap();
-        let cutoff = Utc::now() - chrono::Duration::days(90);
-        assert_eq!(store.prune_sequential(cutoff).unwrap(), 1);
-        assert!(store.sequential_state("new").unwrap().is_some());
+        each_backend(|store| {
+            let old = Utc::now() - chrono::Duration::days(100);
+            store
+                .save_sequential("old", "s", None, &state(1), old)
+                .unwrap();
+            store
+                .save_sequential("new", "s", None, &state(1), Utc::now())
+                .unwrap();
+            let cutoff = Utc::now() - chrono::Duration::days(90);
+            assert_eq!(store.prune_sequential(cutoff).unwrap(), 1);
+            assert!(store.sequential_state("new").unwrap().is_some());
+        });
     }
 }

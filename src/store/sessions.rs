@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::StoreError;
 use super::outbox::millis;
-use super::{Store, StoreError};
+use super::sqlite::SqliteStore;
 
-impl Store {
+impl SqliteStore {
     /// Opens a session until `expires_at`.
     pub fn open_session(
         &self,
@@ -66,24 +67,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::store::outbox::tests::at;
+    use crate::store::testing::each_backend;
 
     #[test]
     fn a_session_is_open_until_it_expires_or_is_closed() {
-        let store = Store::open_in_memory().unwrap();
-        store.open_session("h1", "fp", at(0), at(60)).unwrap();
-        store.open_session("h2", "fp", at(0), at(600)).unwrap();
-        assert_eq!(
-            store.session_token("h1", at(59)).unwrap().as_deref(),
-            Some("fp")
-        );
-        assert_eq!(store.session_token("h1", at(60)).unwrap(), None);
-        assert_eq!(store.session_token("nope", at(0)).unwrap(), None);
-        store.close_session("h2").unwrap();
-        assert_eq!(store.session_token("h2", at(1)).unwrap(), None);
-        store.open_session("h3", "fp", at(0), at(600)).unwrap();
-        assert_eq!(store.prune_sessions(at(60)).unwrap(), 1);
-        assert!(store.session_token("h3", at(61)).unwrap().is_some());
+        each_backend(|store| {
+            store.open_session("h1", "fp", at(0), at(60)).unwrap();
+            store.open_session("h2", "fp", at(0), at(600)).unwrap();
+            assert_eq!(
+                store.session_token("h1", at(59)).unwrap().as_deref(),
+                Some("fp")
+            );
+            assert_eq!(store.session_token("h1", at(60)).unwrap(), None);
+            assert_eq!(store.session_token("nope", at(0)).unwrap(), None);
+            store.close_session("h2").unwrap();
+            assert_eq!(store.session_token("h2", at(1)).unwrap(), None);
+            store.open_session("h3", "fp", at(0), at(600)).unwrap();
+            assert_eq!(store.prune_sessions(at(60)).unwrap(), 1);
+            assert!(store.session_token("h3", at(61)).unwrap().is_some());
+        });
     }
 }

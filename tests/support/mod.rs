@@ -8,6 +8,7 @@ pub mod crd;
 pub mod examples;
 pub mod flagger;
 pub mod noise;
+pub mod postgres;
 pub mod prometheus;
 pub mod promtool;
 pub mod proxy;
