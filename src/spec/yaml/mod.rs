@@ -123,7 +123,7 @@ pub fn split_documents(text: &str) -> Result<Vec<Document>, YamlError> {
         }
     }
 
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let lines = yaml_lines(text);
     let mut documents = Vec::new();
     for i in 0..found.len() {
         let first_line = found[i].0;
@@ -142,7 +142,9 @@ pub fn split_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                     .to_string(),
             });
         }
-        let text: String = lines[first_line - 1..(end_line - 1).min(lines.len())].concat();
+        let from = (first_line - 1).min(lines.len());
+        let to = (end_line - 1).min(lines.len()).max(from);
+        let text: String = lines[from..to].concat();
         documents.push(Document {
             text,
             line_offset: first_line - 1,
@@ -152,9 +154,43 @@ pub fn split_documents(text: &str) -> Result<Vec<Document>, YamlError> {
     Ok(documents)
 }
 
+/// The text's lines, each with its line break, as YAML counts them (YAML 1.2, 5.4): a line
+/// ends at LF, at CRLF, or at a lone CR. The parser's positions count the same way; splitting at
+/// LF only made a file with lone CRs hold fewer lines than the parser reported (found by
+/// fuzzing: a slice past the end, a panic).
+fn yaml_lines(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let ends = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        if ends {
+            // CR and LF are ASCII: a byte index next to them is a char boundary.
+            lines.push(&text[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < bytes.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_end_at_lf_crlf_and_a_lone_cr_as_the_parser_counts_them() {
+        assert_eq!(yaml_lines("a\nb\r\nc\rd"), ["a\n", "b\r\n", "c\r", "d"]);
+        assert_eq!(yaml_lines(""), Vec::<&str>::new());
+        // Lone CRs before a later document: the parser's line numbers run past the LF count.
+        let text = "a: 1\r\r\r\r\n---\nb: 2\n";
+        let docs = split_documents(text).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].line_offset, 4);
+        assert_eq!(docs[1].text, "---\nb: 2\n");
+    }
 
     #[test]
     fn indexes_keys_and_values_by_path() {
