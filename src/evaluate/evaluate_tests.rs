@@ -15,7 +15,7 @@ use super::*;
 use crate::source::prometheus::Series;
 use crate::spec::load_texts;
 
-const DEFINITIONS: &str = r#"apiVersion: slogate/v1
+pub(super) const DEFINITIONS: &str = r#"apiVersion: slogate/v1
 kind: ServiceLevels
 service: shop
 slos:

@@ -10,29 +10,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::*;
+use crate::evaluate::tests::DEFINITIONS; // the evaluation tests' shop: two 7-day SLOs
 use crate::source::prometheus::{Series, SourceError};
 use crate::spec::load_texts;
 use crate::verdict::Outcome;
-
-const DEFINITIONS: &str = r#"apiVersion: slogate/v1
-kind: ServiceLevels
-service: shop
-slos:
-  - name: availability
-    objective: 99
-    period: 7d
-    sli:
-      events:
-        errors: sum(rate(http_requests_total{service="shop",code="500"}[{{window}}]))
-        total: sum(rate(http_requests_total{service="shop"}[{{window}}]))
-  - name: checkout
-    objective: 99.5
-    period: 7d
-    sli:
-      events:
-        errors: sum(rate(checkouts_total{outcome="error"}[{{window}}]))
-        total: sum(rate(checkouts_total[{{window}}]))
-"#;
 
 fn catalog() -> Catalog {
     let report = load_texts(&[(PathBuf::from("shop.yaml"), DEFINITIONS.to_string())]);
