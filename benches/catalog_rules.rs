@@ -59,18 +59,15 @@ fn definitions(dir: &Path, services: usize) -> std::path::PathBuf {
     slos
 }
 
-/// The recorded series of every load service's rules, as OpenMetrics families (no `# EOF`):
+/// The recorded series of every service's rules (the examples' too, as when the generated
+/// rules are deployed for the whole catalog), as OpenMetrics families (no `# EOF`):
 /// one sample a minute over the last `minutes` before each of `ends` (in time order).
 fn recordings(slos: &Path, ends: &[i64], minutes: i64) -> String {
     let report = slogate::spec::load_paths(&[slos.to_path_buf()]);
     assert!(!report.has_errors(), "{:?}", report.diagnostics);
     let catalog = report.catalog;
     let mut families: std::collections::BTreeMap<String, String> = Default::default();
-    for service in catalog
-        .services
-        .iter()
-        .filter(|s| s.service.starts_with("load-"))
-    {
+    for service in &catalog.services {
         for group in service_rules(service, &catalog.alert_windows).groups {
             for rule in group.rules {
                 let Rule::Record {

@@ -141,26 +141,6 @@ fn the_backtest_recovers_a_known_dispersion_and_replays_aa_rollouts() {
     assert_eq!(calm[0]["within_goals"], true, "{calm:#}");
 }
 
-/// The calibration job's backtest of `version`, polled from the API until it is there (the job
-/// runs after the canary verdict that names the version; at most 60 s).
-fn backtest_of(slogate: &SlogateGuard, version: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, body) = slogate.get("/api/v1/calibrations");
-        assert_eq!(status, 200, "{body:#}");
-        let shop = &body["services"][0];
-        if shop["version"] == version {
-            return shop.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no backtest of {version} within 60 s: {body:#}\n{}",
-            slogate.log()
-        );
-        std::thread::park_timeout(std::time::Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn serve_backtests_the_stable_version_a_canary_analysis_names_and_the_page_shows_it() {
     // The data end two minutes ago: the calibration job replays up to now.
@@ -191,7 +171,7 @@ fn serve_backtests_the_stable_version_a_canary_analysis_names_and_the_page_shows
         assert_eq!(status, 200, "{verdict:#}");
     };
     ask("noisy", "calm");
-    let noisy = backtest_of(&slogate, "noisy");
+    let noisy = slogate.backtest_of("noisy");
     let metric = &noisy["metrics"][0];
     let cv = metric["noise"]["rate_cv"].as_f64().unwrap();
     assert!((0.4..=0.6).contains(&cv), "rate CV {cv}: {noisy:#}");
@@ -212,7 +192,7 @@ fn serve_backtests_the_stable_version_a_canary_analysis_names_and_the_page_shows
 
     // A new stable version is backtested at once, without waiting a day.
     ask("calm", "noisy");
-    let calm = backtest_of(&slogate, "calm");
+    let calm = slogate.backtest_of("calm");
     let cv = calm["metrics"][0]["noise"]["rate_cv"].as_f64().unwrap();
     assert!(cv < 0.15, "rate CV {cv}: {calm:#}");
     assert_eq!(calm["metrics"][0]["within_goals"], true, "{calm:#}");

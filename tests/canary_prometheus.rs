@@ -163,6 +163,7 @@ fn canary_worse_fails_equal_passes_silent_is_inconclusive() {
             &profile,
             &request,
             DEFAULT_CONFIDENCE,
+            false,
         ));
         let verdict = canary_verdict("shop", &judgement, request.start, request.end);
         assert_eq!(verdict.verdict, Outcome::Pass, "look {look}: {verdict:#?}");

@@ -14,7 +14,7 @@
 //! inconclusiveLimit, Successful once `count` measurements are taken without either.
 
 use super::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData, judge_metric};
-use super::sequential::{Judging, MetricState, advance, decide, level};
+use super::sequential::{Judging, MetricState, NoisePrior, advance_with_noise, decide, level};
 use crate::spec::{CanaryMetric, Pacing};
 use crate::verdict::Outcome;
 
@@ -102,6 +102,17 @@ pub fn replay(
     baseline: &[Minute],
     canary: &[Minute],
 ) -> Replay {
+    replay_with_noise(metric, pacing, baseline, canary, None)
+}
+
+/// [`replay`], the rate-ratio test starting from the noise prior `noise` (`None`: the default).
+pub fn replay_with_noise(
+    metric: &CanaryMetric,
+    pacing: &Pacing,
+    baseline: &[Minute],
+    canary: &[Minute],
+    noise: Option<&NoisePrior>,
+) -> Replay {
     let alpha = level(DEFAULT_CONFIDENCE);
     let mut state: Option<MetricState> = None;
     let mut last_end: Option<usize> = None;
@@ -120,13 +131,14 @@ pub fn replay(
             let range = index(from + 1).min(baseline.len())..index(t + 1).min(baseline.len());
             minutes_data(&baseline[range.clone()], &canary[range], paired)
         };
-        let s = advance(
+        let s = advance_with_noise(
             state.take(),
             metric,
             &window(from, true),
             (t - from) as f64,
             look,
             alpha,
+            noise,
         );
         let described = judge_metric(
             metric,

@@ -52,6 +52,10 @@ pub struct CalibrationConfig {
     pub history: String,
     /// How much earlier the A/A baseline is (at least `1m`).
     pub offset: String,
+    /// Whether a new canary analysis starts its error-count test from the per-minute noise
+    /// the backtest of its baseline measured (`evaluate::canary::noise`), instead of the
+    /// default CV-0.5 allowance.
+    pub measured_prior: bool,
 }
 
 impl Default for CalibrationConfig {
@@ -60,6 +64,7 @@ impl Default for CalibrationConfig {
             every: "24h".to_string(),
             history: "24h".to_string(),
             offset: "1h".to_string(),
+            measured_prior: true,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct CalibrationSettings {
     pub history: Duration,
     /// As [`CalibrationConfig::offset`].
     pub offset: Duration,
+    /// As [`CalibrationConfig::measured_prior`] (never with the job off: nothing is measured).
+    pub measured_prior: bool,
 }
 
 impl CalibrationConfig {
@@ -118,6 +125,7 @@ impl CalibrationConfig {
             every: (!every.is_zero()).then_some(every),
             history,
             offset,
+            measured_prior: self.measured_prior && !every.is_zero(),
         })
     }
 }
@@ -387,6 +395,7 @@ mod tests {
             every: every.into(),
             history: history.into(),
             offset: offset.into(),
+            measured_prior: true,
         }
     }
 
@@ -394,7 +403,15 @@ mod tests {
     fn settings_default_on_turn_off_at_zero_and_name_the_setting_that_is_wrong() {
         let defaults = CalibrationConfig::default().settings().unwrap();
         assert_eq!(defaults.every, Some(Duration::from_secs(86_400)));
-        assert_eq!(config("0s", "24h", "1h").settings().unwrap().every, None);
+        assert!(defaults.measured_prior);
+        let off = config("0s", "24h", "1h").settings().unwrap();
+        assert_eq!(off.every, None);
+        assert!(!off.measured_prior, "nothing is measured with the job off");
+        let not_used = CalibrationConfig {
+            measured_prior: false,
+            ..CalibrationConfig::default()
+        };
+        assert!(!not_used.settings().unwrap().measured_prior);
         let setting = |c: CalibrationConfig| match c.settings() {
             Err(ConfigError::Invalid { setting, .. }) => setting,
             other => panic!("{other:?}"),

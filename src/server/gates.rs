@@ -73,6 +73,7 @@ pub(super) async fn run_canary(
         &gate.profile,
         &gate.request,
         confidence,
+        state.settings.calibration.measured_prior,
     );
     let (verdict, distributions) =
         match tokio::time::timeout_at(deadline.evaluation, evaluation).await {

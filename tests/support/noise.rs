@@ -13,8 +13,9 @@
 //!   `rate` window of `quantile_window` minutes, overlapping from step to step) or as span
 //!   durations (each minute's spans, judged on per-minute medians by the gate).
 
-use slogate::analysis::calibration::{LOOKBACK_MINUTES, Minute, ReplayTally, replay};
+use slogate::analysis::calibration::{LOOKBACK_MINUTES, Minute, ReplayTally, replay_with_noise};
 use slogate::analysis::canary::Counts;
+use slogate::analysis::sequential::NoisePrior;
 use slogate::spec::{CanaryMetric, Direction, EffectMeasure, Pacing};
 
 pub use super::rng::Rng;
@@ -48,6 +49,9 @@ pub struct Noise {
     pub drift_sd: f64,
     /// How latency is measured.
     pub latency: Latency,
+    /// The σ² the service's calibration measured, which the gate's rate-ratio test starts
+    /// from (`None`: the default prior, as for a service never backtested).
+    pub measured_prior: Option<f64>,
 }
 
 impl Noise {
@@ -63,6 +67,7 @@ impl Noise {
             drift_phi: 0.0,
             drift_sd: 0.0,
             latency: Latency::Histogram { quantile_window: 2 },
+            measured_prior: None,
         }
     }
 }
@@ -298,12 +303,21 @@ pub fn run_paced(
     pacing: &Pacing,
 ) -> ReplayTally {
     let metric = default_metric(kind);
+    let prior = noise
+        .measured_prior
+        .and_then(|d| NoisePrior::measured(d, "by a simulated backtest".into()));
     let mut rng = Rng(seed);
     let mut tally = ReplayTally::default();
     for _ in 0..rollouts {
         let minutes = simulate(&mut rng, noise, error_factor, latency_factor);
         let (baseline, canary) = minutes_of(&minutes, kind);
-        tally.add(replay(&metric, pacing, &baseline, &canary));
+        tally.add(replay_with_noise(
+            &metric,
+            pacing,
+            &baseline,
+            &canary,
+            prior.as_ref(),
+        ));
     }
     tally
 }

@@ -224,6 +224,27 @@ impl SlogateGuard {
         self.request("GET", path, None, Some(TOKEN), &[])
     }
 
+    /// The calibration job's backtest of `version` (of the catalog's first service), polled
+    /// from the API until it is there: the job runs after the canary verdict that names the
+    /// version. At most 60 s.
+    pub fn backtest_of(&self, version: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self.get("/api/v1/calibrations");
+            assert_eq!(status, 200, "{body:#}");
+            let first = &body["services"][0];
+            if first["version"] == version {
+                return first.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no backtest of {version} within 60 s: {body:#}\n{}",
+                self.log()
+            );
+            std::thread::park_timeout(Duration::from_millis(200));
+        }
+    }
+
     /// Any request; the body of the answer as JSON (or a JSON string of the text).
     pub fn request(
         &self,

@@ -32,6 +32,10 @@ pub const GRID_REACH: f64 = 16.0;
 pub const PRIOR_DISPERSION: f64 = 0.446;
 /// How many looks the prior is worth.
 pub const PRIOR_LOOKS: f64 = 3.0;
+/// The smallest measured prior taken: a per-side rate CV of 0.1 (2 · ln(1 + 0.1²)). A
+/// backtest of a quiet or synthetic history can measure σ² ≈ 0; a day of history does not
+/// prove the next rollout's minutes as quiet as that.
+pub const MEASURED_PRIOR_FLOOR: f64 = 0.0199;
 /// Looks kept for the dispersion estimate (the oldest are dropped past it).
 pub const DISPERSION_LOOKS: usize = 240;
 
@@ -77,11 +81,54 @@ pub struct RateRatioTest {
     /// The dispersion σ² the latest look was tempered with.
     #[serde(default)]
     pub dispersion: f64,
+    /// The σ² the estimate is shrunk towards: [`PRIOR_DISPERSION`], or the service's own
+    /// noise as its calibration measured it ([`NoisePrior`]).
+    #[serde(default = "default_prior")]
+    pub prior: NoisePrior,
+}
+
+/// Where the dispersion estimate starts: a σ² and what it came from, for the verdict's reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoisePrior {
+    /// The prior σ² of the share's per-minute log-odds.
+    pub dispersion: f64,
+    /// Where it was measured (`None`: the default, CV 0.5 per side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
+}
+
+impl NoisePrior {
+    /// The default: each side's per-minute rate varying with a CV of 0.5.
+    pub fn default_prior() -> NoisePrior {
+        default_prior()
+    }
+
+    /// A prior measured on the service's own history (`basis` says where, for the verdict),
+    /// at least [`MEASURED_PRIOR_FLOOR`]. `None` when `dispersion` is not a finite number.
+    pub fn measured(dispersion: f64, basis: String) -> Option<NoisePrior> {
+        dispersion.is_finite().then(|| NoisePrior {
+            dispersion: dispersion.max(MEASURED_PRIOR_FLOOR),
+            measured: Some(basis),
+        })
+    }
+}
+
+fn default_prior() -> NoisePrior {
+    NoisePrior {
+        dispersion: PRIOR_DISPERSION,
+        measured: None,
+    }
 }
 
 impl RateRatioTest {
-    /// A test with no evidence yet (e-value 1). `tolerance` must be finite and positive.
+    /// A test with no evidence yet (e-value 1), with the default noise prior. `tolerance`
+    /// must be finite and positive.
     pub fn new(tolerance: f64, worse: Worse) -> RateRatioTest {
+        RateRatioTest::with_prior(tolerance, worse, default_prior())
+    }
+
+    /// [`RateRatioTest::new`] with the dispersion estimate shrunk towards `prior`.
+    pub fn with_prior(tolerance: f64, worse: Worse, prior: NoisePrior) -> RateRatioTest {
         let step = GRID_REACH.powf(1.0 / GRID_POINTS as f64);
         let components = (1..=GRID_POINTS)
             .map(|j| {
@@ -102,7 +149,8 @@ impl RateRatioTest {
             looks: Vec::new(),
             score: 0.0,
             information: 0.0,
-            dispersion: PRIOR_DISPERSION,
+            dispersion: prior.dispersion,
+            prior,
         }
     }
 
@@ -153,10 +201,11 @@ impl RateRatioTest {
 
     /// σ² from the looks so far: the method-of-moments estimate of the share's extra
     /// log-odds variance (Pearson residuals around the pooled ratio, less their binomial
-    /// part), shrunk towards [`PRIOR_DISPERSION`] by its weight of [`PRIOR_LOOKS`] looks.
+    /// part), shrunk towards the prior ([`PRIOR_DISPERSION`] unless measured) by its weight
+    /// of [`PRIOR_LOOKS`] looks.
     pub fn estimated_dispersion(&self) -> f64 {
         let (estimate, dof) = self.moments();
-        (PRIOR_LOOKS * PRIOR_DISPERSION + dof * estimate) / (PRIOR_LOOKS + dof)
+        (PRIOR_LOOKS * self.prior.dispersion + dof * estimate) / (PRIOR_LOOKS + dof)
     }
 
     /// The method-of-moments σ² alone, without the prior (`None` before two looks with

@@ -245,12 +245,16 @@ fn claim(metric: &CanaryMetric, state: &MetricState, worse: Worse, tolerance: f6
 fn totals(state: &MetricState) -> String {
     match state.tests.first() {
         Some(Test::RateRatio(t)) => format!(
-            "canary {} of {} vs baseline {} of {} events over all looks, dispersion {}",
+            "canary {} of {} vs baseline {} of {} events over all looks, dispersion {}{}",
             state.canary.counted,
             state.canary.total,
             state.baseline.counted,
             state.baseline.total,
-            sig(t.dispersion)
+            sig(t.dispersion),
+            match &t.prior.measured {
+                Some(basis) => format!(" (prior {} measured {basis})", sig(t.prior.dispersion)),
+                None => String::new(),
+            }
         ),
         _ => format!(
             "canary {} vs baseline {} values over all looks",

@@ -28,15 +28,16 @@ mod signs;
 mod state;
 
 pub use counts::{
-    Component, DISPERSION_LOOKS, GRID_POINTS, GRID_REACH, PRIOR_DISPERSION, PRIOR_LOOKS,
-    RateRatioTest,
+    Component, DISPERSION_LOOKS, GRID_POINTS, GRID_REACH, MEASURED_PRIOR_FLOOR, NoisePrior,
+    PRIOR_DISPERSION, PRIOR_LOOKS, RateRatioTest,
 };
 pub use decide::{Judging, decide, judge_fixed};
 pub use normal::{ln_normal_cdf, normal_mixture_log_e};
 pub use shift::{MAX_PHI, MIXTURE_N, PRIOR_PHI, PRIOR_SD, PRIOR_WEIGHT, ShiftSummary, ShiftTest};
 pub use signs::{SignTest, log_e_value as sign_test_log_e_value};
 pub use state::{
-    AnalysisState, MIN_LOOK_SECS, MetricState, Rejection, Tally, Test, advance, level,
+    AnalysisState, MIN_LOOK_SECS, MetricState, Rejection, Tally, Test, advance, advance_with_noise,
+    level,
 };
 
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RateRatioTest, ShiftTest, SignTest, Worse};
+use super::{NoisePrior, RateRatioTest, ShiftTest, SignTest, Worse};
 use crate::analysis::canary::MetricData;
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction};
 
@@ -167,7 +167,7 @@ fn is_events(metric: &CanaryMetric, data: &MetricData) -> bool {
     }
 }
 
-fn fresh_tests(metric: &CanaryMetric, events: bool) -> Vec<Test> {
+fn fresh_tests(metric: &CanaryMetric, events: bool, noise: Option<&NoisePrior>) -> Vec<Test> {
     let mut directions = Vec::new();
     if matches!(metric.direction, Direction::Increase | Direction::Either) {
         directions.push((Worse::Higher, metric.allowed_increase));
@@ -179,7 +179,8 @@ fn fresh_tests(metric: &CanaryMetric, events: bool) -> Vec<Test> {
         .into_iter()
         .map(|(worse, tolerance)| {
             if events {
-                Test::RateRatio(RateRatioTest::new(tolerance, worse))
+                let prior = noise.cloned().unwrap_or_else(NoisePrior::default_prior);
+                Test::RateRatio(RateRatioTest::with_prior(tolerance, worse, prior))
             } else {
                 Test::Shift(ShiftTest::new(tolerance, worse))
             }
@@ -208,8 +209,23 @@ pub fn advance(
     look: u64,
     alpha: f64,
 ) -> MetricState {
+    advance_with_noise(prior, metric, increment, minutes, look, alpha, None)
+}
+
+/// [`advance`], with the noise prior a new rate-ratio test starts from (`None`: the default).
+/// A state that already has its tests keeps the prior it started with: the prior is fixed
+/// before the analysis's first look, which keeps each look's tempering predictable.
+pub fn advance_with_noise(
+    prior: Option<MetricState>,
+    metric: &CanaryMetric,
+    increment: &MetricData,
+    minutes: f64,
+    look: u64,
+    alpha: f64,
+    noise: Option<&NoisePrior>,
+) -> MetricState {
     let events = is_events(metric, increment);
-    let wanted = fresh_tests(metric, events);
+    let wanted = fresh_tests(metric, events, noise);
     let mut state = match prior {
         Some(p) if compatible(&p.tests, &wanted) => p,
         _ => MetricState {

@@ -228,7 +228,9 @@ async fn direct(
                 // Spans live in a serve's memory: traces metrics have no data here.
                 spans: None,
             };
-            let judgement = judge_canary(store, &sources, profile, &request, confidence).await;
+            // No calibration job runs here: the default noise prior.
+            let judgement =
+                judge_canary(store, &sources, profile, &request, confidence, false).await;
             Ok(canary_verdict(service, &judgement, request.start, end))
         }
         Gate::Slo { service, slo } => {

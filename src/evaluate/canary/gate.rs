@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::noise::{NoisePriors, measured_priors};
 use super::{CanaryRequest, CanarySources, evaluate_canary, evaluate_canary_sequential};
 use crate::analysis::canary::CanaryJudgement;
 use crate::analysis::sequential::AnalysisState;
@@ -45,13 +46,16 @@ pub enum StateError {
 /// replaced by a new test (restarting the test at every ask would inflate false fails): the
 /// answer is `inconclusive`, saying why, and nothing is written over the stored state. An ask
 /// that loses the compare-and-swap to a concurrent one is judged again on the state that won,
-/// so every answer is one that the stored test stands behind.
+/// so every answer is one that the stored test stands behind. With `measured_noise`, a new
+/// analysis's count tests start from the noise the calibration job measured on its baseline
+/// (`super::noise`).
 pub async fn judge_canary(
     store: &Arc<Store>,
     sources: &CanarySources<'_>,
     profile: &CanaryProfile,
     request: &CanaryRequest,
     confidence: f64,
+    measured_noise: bool,
 ) -> CanaryJudgement {
     if profile.mode == CanaryMode::Fixed {
         return evaluate_canary(sources, profile, request, confidence).await;
@@ -64,8 +68,16 @@ pub async fn judge_canary(
             Ok(found) => found,
             Err(e) => return unreadable(sources, profile, request, confidence, &key, e).await,
         };
+        // A new analysis starts from the service's measured noise, when its stable version was
+        // backtested; later looks keep the prior their test started with.
+        let noise = match prior {
+            None if measured_noise => {
+                noise_priors(store, &sources.service, &request.baseline).await
+            }
+            _ => NoisePriors::new(),
+        };
         let (judgement, next) =
-            evaluate_canary_sequential(sources, profile, request, confidence, prior).await;
+            evaluate_canary_sequential(sources, profile, request, confidence, prior, &noise).await;
         if Some(next.looks) == expected || next.looks == 0 {
             return judgement;
         }
@@ -112,6 +124,26 @@ async fn read(
     }
 }
 
+/// The measured noise priors of `service`'s backtest of `baseline`; none when there is no
+/// such backtest or the store cannot say (the analysis then starts from the default prior, as
+/// it would for a service never backtested).
+async fn noise_priors(store: &Arc<Store>, service: &str, baseline: &str) -> NoisePriors {
+    let (store, name) = (store.clone(), service.to_string());
+    match tokio::task::spawn_blocking(move || store.calibration(&name)).await {
+        Ok(Ok(Some(calibration))) => measured_priors(&calibration, baseline, chrono::Utc::now()),
+        Ok(Ok(None)) => NoisePriors::new(),
+        Ok(Err(e)) => {
+            tracing::warn!(service, error = %e,
+                "calibration not read; the analysis starts from the default noise prior");
+            NoisePriors::new()
+        }
+        Err(e) => {
+            tracing::warn!(service, error = %e, "calibration read stopped");
+            NoisePriors::new()
+        }
+    }
+}
+
 async fn write(
     store: &Arc<Store>,
     key: &AnalysisKey,
@@ -143,8 +175,15 @@ async fn unreadable(
     error: StateError,
 ) -> CanaryJudgement {
     failed(key, &error);
-    let (mut judgement, _) =
-        evaluate_canary_sequential(sources, profile, request, confidence, None).await;
+    let (mut judgement, _) = evaluate_canary_sequential(
+        sources,
+        profile,
+        request,
+        confidence,
+        None,
+        &NoisePriors::new(),
+    )
+    .await;
     judgement.outcome = Outcome::Inconclusive;
     judgement.summary = format!(
         "the sequential test's state could not be read from the store, so this ask cannot be \

@@ -6,6 +6,7 @@
 
 mod fetch;
 pub mod gate;
+pub mod noise;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::join_all;
@@ -18,6 +19,7 @@ use crate::source::traces::SpanStore;
 use crate::spec::CanaryProfile;
 use crate::verdict::{Check, Verdict, VerdictKind, Window, new_id, rfc3339};
 use fetch::{Purpose, fetch};
+use noise::NoisePriors;
 
 pub use gate::{AnalysisKey, judge_canary};
 
@@ -195,7 +197,8 @@ async fn fetch_both(
 
 /// Fetches and judges every metric of `profile` as one look of the sequential test whose state
 /// so far is `prior` (`None`: the first look); returns the judgement and the state after the
-/// look, which the caller keeps.
+/// look, which the caller keeps. A metric's test that starts at this look starts from its
+/// measured noise prior in `noise`, if it has one.
 ///
 /// The descriptive judge runs on the request's window; the test gets the increment since the
 /// previous look's end (see `analysis::sequential`). A request bringing less than a minute of
@@ -207,6 +210,7 @@ pub async fn evaluate_canary_sequential(
     request: &CanaryRequest,
     confidence: f64,
     prior: Option<AnalysisState>,
+    noise: &NoisePriors,
 ) -> (CanaryJudgement, AnalysisState) {
     let alpha = sequential::level(confidence);
     let mut state = prior.unwrap_or_default();
@@ -237,10 +241,14 @@ pub async fn evaluate_canary_sequential(
         let metric_state = match (&increment, prior) {
             (Some(inc), prior) => {
                 let minutes = (inc.end - inc.start) as f64 / 60.0;
-                sequential::advance(prior, m, test_data, minutes, look, alpha)
+                let noise = noise.get(&m.name);
+                sequential::advance_with_noise(prior, m, test_data, minutes, look, alpha, noise)
             }
             (None, Some(prior)) => prior,
-            (None, None) => sequential::advance(None, m, test_data, 1.0, look, alpha),
+            (None, None) => {
+                let noise = noise.get(&m.name);
+                sequential::advance_with_noise(None, m, test_data, 1.0, look, alpha, noise)
+            }
         };
         let described = canary::judge_metric(m, data, confidence);
         let mut judged = sequential::decide(m, &metric_state, described, look, alpha, judging);
