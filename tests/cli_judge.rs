@@ -237,3 +237,84 @@ fn a_bad_replay_line_exits_2_naming_the_file_and_line() {
         stderr(&out)
     );
 }
+
+#[test]
+fn absolute_criteria_fail_a_canary_as_good_as_its_baseline_when_both_break_the_limit() {
+    // Both sides at about 0.6 s: no worse than the baseline, but over a `max` of 0.5 s.
+    let slow: Vec<String> = (0..30)
+        .map(|i| format!("{}", 0.58 + 0.002 * i as f64))
+        .collect();
+    let slow = slow.join("\n");
+    let config = "name: p95\nmin_samples: 5\nmax: 0.5\n";
+    let (out, _dir) = judge(&[("baseline", &slow), ("canary", &slow)], Some(config));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["verdict"], "fail", "{verdict:#}");
+    assert_eq!(verdict["checks"][0]["verdict"], "pass", "{verdict:#}");
+    let limit = &verdict["checks"][1];
+    assert_eq!(limit["name"], "p95:max", "{verdict:#}");
+    assert_eq!(limit["verdict"], "fail", "{verdict:#}");
+    // Under the limit: both checks pass.
+    let config = "name: p95\nmin_samples: 5\nmax: 0.8\n";
+    let (out, _dir) = judge(&[("baseline", &slow), ("canary", &slow)], Some(config));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // 5% errors on both sides against a `max_rate` of 1%, minute after minute: one minute
+    // alone is too little under the noise allowance (the fixed mode takes the files as one
+    // minute), so the replay of looks shows it.
+    let dir = tempfile::tempdir().unwrap();
+    let look =
+        r#"{"baseline": {"errors": 50, "total": 1000}, "canary": {"errors": 50, "total": 1000}}"#;
+    std::fs::write(dir.path().join("looks.jsonl"), [look; 10].join("\n")).unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "source: traces\nkind: errors\nname: errors\nmax_rate: 0.01\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slogate"))
+        .current_dir(dir.path())
+        .args([
+            "judge",
+            "--sequential",
+            "looks.jsonl",
+            "--config",
+            "config.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["checks"][0]["verdict"], "pass", "{last:#}");
+    assert_eq!(last["checks"][1]["name"], "errors:max_rate", "{last:#}");
+    assert_eq!(last["checks"][1]["verdict"], "fail", "{last:#}");
+
+    // A criterion on the wrong kind of data is refused, naming the file.
+    for (config, expected) in [
+        (
+            "source: traces\nkind: errors\nmax: 0.5\n",
+            "config.yaml: max bounds values",
+        ),
+        (
+            "max_rate: 0.01\n",
+            "config.yaml: max_rate bounds an error rate",
+        ),
+        (
+            "source: traces\nkind: errors\nmax_increase_points: 150\n",
+            "config.yaml: max_increase_points 150 must be above 0 and below 100",
+        ),
+    ] {
+        let (out, _dir) = judge(&[("baseline", "1\n"), ("canary", "1\n")], Some(config));
+        assert_eq!(out.status.code(), Some(2), "{config}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{config}: {}",
+            stderr(&out)
+        );
+    }
+}

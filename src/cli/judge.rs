@@ -8,10 +8,13 @@ use chrono::Utc;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
+use slogate::analysis::canary::absolute;
 use slogate::analysis::canary::{self, Counts, DEFAULT_CONFIDENCE, MetricData};
 use slogate::evaluate::canary::canary_verdict;
 use slogate::spec::yaml::split_documents;
-use slogate::spec::{CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate};
+use slogate::spec::{
+    AbsoluteCriteria, CanaryMeasure, CanaryMetric, Direction, EffectMeasure, QueryTemplate,
+};
 use slogate::verdict::Outcome;
 
 mod sample;
@@ -37,7 +40,8 @@ pub struct JudgeArgs {
     /// The metric's settings (YAML): direction, allowed_increase, critical_increase,
     /// allowed_decrease, critical_decrease, effect (mean|median), min_samples, confidence, name,
     /// source (prometheus|traces), kind (latency|values|errors: with errors each value is one
-    /// request's outcome, 1 an error, judged as proportions).
+    /// request's outcome, 1 an error, judged as proportions), and the absolute criteria max,
+    /// max_rate and max_increase_points.
     #[arg(long)]
     config: Option<PathBuf>,
     /// JSON for machines, table for people.
@@ -80,6 +84,15 @@ struct JudgeConfig {
     /// outcome per request or span: 1 an error, 0 a success, compared as proportions).
     #[serde(default)]
     kind: Option<String>,
+    /// Absolute criteria, as in a canary profile: `max` (values: the highest level), `max_rate`
+    /// (errors: the highest rate, a fraction), `max_increase_points` (errors: the largest rise
+    /// over the baseline, in percentage points).
+    #[serde(default)]
+    max: Option<f64>,
+    #[serde(default)]
+    max_rate: Option<f64>,
+    #[serde(default)]
+    max_increase_points: Option<f64>,
 }
 
 pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
@@ -108,7 +121,9 @@ pub fn run(args: JudgeArgs) -> anyhow::Result<ExitCode> {
     // judge (R's rank-sum statistics) reports the sides, the shift and its interval.
     // The files are one window; its length is not known, so the counts' rate noise is taken
     // as that of one minute (the most cautious).
-    let judgement = slogate::analysis::sequential::judge_fixed(&metric, &data, 1.0, confidence);
+    let mut judgement = slogate::analysis::sequential::judge_fixed(&metric, &data, 1.0, confidence);
+    let level = absolute::Level::new(slogate::analysis::sequential::level(confidence), 1.0);
+    judgement.absolute = absolute::judge_criteria(&metric, &data, level, true);
     let result = canary::judge(vec![judgement], 100.0, 0.0);
     let now = Utc::now().timestamp();
     let verdict = canary_verdict("offline", &result, now, now);
@@ -264,7 +279,14 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
         let judging = sequential::Judging::Sequential {
             last: Some(i) == last_line,
         };
-        let judged = sequential::decide(metric, &s, fixed, look, alpha, judging);
+        let mut judged = sequential::decide(metric, &s, fixed, look, alpha, judging);
+        // As the gate: the absolute criteria bound all the looks so far, at α spent over them,
+        // with the counts' dispersion as the rate-ratio test estimates it.
+        let mut level = absolute::Level::new(absolute::look_level(alpha, look), look as f64);
+        if let Some(sequential::Test::RateRatio(t)) = s.tests.first() {
+            level.dispersion = t.estimated_dispersion();
+        }
+        judged.absolute = absolute::judge_criteria(metric, &so_far, level, true);
         let result = canary::judge(vec![judged], 100.0, 0.0);
         let now = Utc::now().timestamp();
         let verdict = canary_verdict("offline", &result, now, now);
@@ -369,6 +391,7 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
         (Some(other), _) => bail!("{file}: source `{other}`: expected prometheus or traces"),
         (None, Some(kind)) => bail!("{file}: kind `{kind}` needs source traces"),
     };
+    let absolute = absolute_criteria(&config, &measure, path)?;
     // The same defaults by kind as a canary profile's metric.
     let (default_up, default_down) = measure.default_tolerances();
     Ok(CanaryMetric {
@@ -388,6 +411,44 @@ fn metric_from(config: JudgeConfig, path: &Path) -> anyhow::Result<CanaryMetric>
         min_samples: config.min_samples,
         group: None,
         effect,
-        absolute: Default::default(),
+        absolute,
+    })
+}
+
+/// The settings' absolute criteria, each checked against the files' kind and its range as a
+/// canary profile's are.
+fn absolute_criteria(
+    config: &JudgeConfig,
+    measure: &CanaryMeasure,
+    path: &Path,
+) -> anyhow::Result<AbsoluteCriteria> {
+    let file = path.display();
+    let events = measure.counts_events();
+    if let Some(max) = config.max {
+        if events {
+            bail!(
+                "{file}: max bounds values; with kind errors use max_rate or max_increase_points"
+            );
+        }
+        if !(max.is_finite() && max > 0.0) {
+            bail!("{file}: max {max} must be a positive number");
+        }
+    }
+    for (field, value, high) in [
+        ("max_rate", config.max_rate, 1.0),
+        ("max_increase_points", config.max_increase_points, 100.0),
+    ] {
+        let Some(value) = value else { continue };
+        if !events {
+            bail!("{file}: {field} bounds an error rate: it needs kind errors (source traces)");
+        }
+        if !(value.is_finite() && value > 0.0 && value < high) {
+            bail!("{file}: {field} {value} must be above 0 and below {high}");
+        }
+    }
+    Ok(AbsoluteCriteria {
+        max: config.max,
+        max_rate: config.max_rate,
+        max_increase_points: config.max_increase_points,
     })
 }
