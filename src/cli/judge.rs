@@ -274,7 +274,7 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
         };
         look += 1;
         // A look line stands for a minute of traffic (as often as Argo asks).
-        let s = sequential::advance(state.take(), metric, &increment, 1.0, look, alpha);
+        let mut s = sequential::advance(state.take(), metric, &increment, 1.0, look, alpha);
         let fixed = canary::judge_metric(metric, &so_far, confidence);
         let judging = sequential::Judging::Sequential {
             last: Some(i) == last_line,
@@ -287,6 +287,7 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
             level.dispersion = t.estimated_dispersion();
         }
         judged.absolute = absolute::judge_criteria(metric, &so_far, level, true);
+        absolute::remember_breaches(&mut judged.absolute, &mut s.breaches, look);
         let result = canary::judge(vec![judged], 100.0, 0.0);
         let now = Utc::now().timestamp();
         let verdict = canary_verdict("offline", &result, now, now);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{NoisePrior, RateRatioTest, ShiftTest, SignTest, Worse};
 use crate::analysis::canary::MetricData;
+use crate::analysis::canary::absolute::Breach;
 use crate::spec::{CanaryMeasure, CanaryMetric, Direction};
 
 /// Shortest new window that makes a look (a scrape interval or four, one step of value queries).
@@ -107,6 +108,9 @@ pub struct MetricState {
     pub canary: Tally,
     /// Set once the test has rejected; a rejection is final.
     pub rejected: Option<Rejection>,
+    /// The absolute criteria found beyond their limits at a look; final too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breaches: Vec<Breach>,
 }
 
 /// A whole analysis (service, baseline, canary) across looks: what the store keeps.
@@ -235,6 +239,7 @@ pub fn advance_with_noise(
             baseline: Tally::default(),
             canary: Tally::default(),
             rejected: None,
+            breaches: Vec::new(),
         },
     };
     let brought = match increment {

@@ -238,7 +238,7 @@ pub async fn evaluate_canary_sequential(
     let mut judgements = Vec::new();
     for ((m, data), test_data) in profile.metrics.iter().zip(&described).zip(&tested) {
         let prior = state.metrics.iter().find(|s| s.name == m.name).cloned();
-        let metric_state = match (&increment, prior) {
+        let mut metric_state = match (&increment, prior) {
             (Some(inc), prior) => {
                 let minutes = (inc.end - inc.start) as f64 / 60.0;
                 let noise = noise.get(&m.name);
@@ -258,6 +258,7 @@ pub async fn evaluate_canary_sequential(
         let minutes = (request.end - request.start) as f64 / 60.0;
         let level = criteria_level(spent, minutes, &metric_state);
         judged.absolute = absolute::judge_criteria(m, data, level, true);
+        absolute::remember_breaches(&mut judged.absolute, &mut metric_state.breaches, look);
         judgements.push(judged);
         metrics.push(metric_state);
     }

@@ -27,6 +27,8 @@ mod values;
 pub use rates::events_to_show_rate;
 pub use values::MIN_PHI;
 
+use serde::{Deserialize, Serialize};
+
 use crate::numfmt::sig;
 use crate::spec::CanaryMetric;
 use crate::verdict::{Outcome, Side};
@@ -204,6 +206,45 @@ pub(super) fn blank(criterion: Criterion, limit: f64, alpha: f64) -> AbsoluteJud
         p_value: None,
         alpha,
         reason: String::new(),
+    }
+}
+
+/// A criterion found beyond its limit at a look of a sequential analysis, kept in the
+/// analysis's state: each look spends its own share of α ([`look_level`]), so a breach shown
+/// at one look is shown for the whole analysis, and a later look that shows less (a shorter
+/// burst, fewer events) does not take it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breach {
+    /// The criterion's field name (`max`, `max_rate`, `max_increase_points`).
+    pub criterion: String,
+    /// The look that showed it.
+    pub look: u64,
+    /// That look's reason, with its numbers.
+    pub reason: String,
+}
+
+/// Keeps the breaches `judged` shows at `look` in `breaches`, and fails again each criterion
+/// that an earlier look found beyond its limit, saying when and why.
+pub fn remember_breaches(judged: &mut [AbsoluteJudgement], breaches: &mut Vec<Breach>, look: u64) {
+    for j in judged {
+        let name = j.criterion.as_str();
+        match breaches.iter().find(|b| b.criterion == name) {
+            Some(earlier) if j.outcome != Outcome::Fail => {
+                j.outcome = Outcome::Fail;
+                j.classification = Classification::High;
+                j.reason = format!(
+                    "beyond its limit since look {}: {} (now: {})",
+                    earlier.look, earlier.reason, j.reason
+                );
+            }
+            Some(_) => {}
+            None if j.outcome == Outcome::Fail => breaches.push(Breach {
+                criterion: name.to_string(),
+                look,
+                reason: j.reason.clone(),
+            }),
+            None => {}
+        }
     }
 }
 

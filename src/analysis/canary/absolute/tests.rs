@@ -236,3 +236,37 @@ fn a_breached_limit_fails_the_verdict_whatever_the_score_and_a_preview_is_judged
     assert_eq!(alone.outcome, Outcome::Pass, "{}", alone.summary);
     assert_eq!(alone.metrics.len(), 1);
 }
+
+#[test]
+fn a_breach_found_at_a_look_stays_at_later_looks_and_says_since_when() {
+    let metric = max(0.5);
+    let mut breaches = Vec::new();
+    let mut clean = vec![one(&metric, &values(vec![0.2; 10]))];
+    remember_breaches(&mut clean, &mut breaches, 1);
+    assert_eq!(clean[0].outcome, Outcome::Pass);
+    assert!(breaches.is_empty());
+
+    let mut burst = vec![one(&metric, &values(vec![2.0; 10]))];
+    assert_eq!(burst[0].outcome, Outcome::Fail, "{}", burst[0].reason);
+    remember_breaches(&mut burst, &mut breaches, 2);
+    assert_eq!(breaches.len(), 1);
+    assert_eq!(
+        (breaches[0].criterion.as_str(), breaches[0].look),
+        ("max", 2)
+    );
+
+    // The burst is over: this look alone passes, the analysis stays failed.
+    let mut after = vec![one(&metric, &values(vec![0.2; 10]))];
+    assert_eq!(after[0].outcome, Outcome::Pass);
+    remember_breaches(&mut after, &mut breaches, 3);
+    assert_eq!(after[0].outcome, Outcome::Fail);
+    assert_eq!(after[0].classification, Classification::High);
+    assert!(
+        after[0]
+            .reason
+            .starts_with("beyond its limit since look 2: "),
+        "{}",
+        after[0].reason
+    );
+    assert_eq!(breaches.len(), 1, "a breach is kept once");
+}
