@@ -171,8 +171,15 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
     }
 
     load.phase.store(SIGKILL, Ordering::SeqCst);
-    let before = haproxy.server(0).current_sessions;
-    let started_before = load.started.load(Ordering::SeqCst);
+    // Killed while HAProxy has a request on it, if one comes within ten seconds.
+    let busy_deadline = Instant::now() + Duration::from_secs(10);
+    let (before, started_before) = loop {
+        let started = load.started.load(Ordering::SeqCst);
+        let sessions = haproxy.server(0).current_sessions;
+        if sessions > 0 || Instant::now() > busy_deadline {
+            break (sessions, started);
+        }
+    };
     replicas.running[0].signal("KILL");
     let started_at_kill = load.started.load(Ordering::SeqCst);
     // At most the sessions HAProxy had open to it, and any ask sent between that count and
@@ -284,6 +291,8 @@ fn every_verdict_is_in_the_history(asks: &[Ask], db: &mut postgres::Client) {
         .iter()
         .filter(|id| !stored.contains(**id))
         .collect();
+    // More are stored when an ask answered by no one (a replica killed before it answered)
+    // was sent again by HAProxy and answered by another replica.
     eprintln!(
         "history: {} answered verdicts, {} stored, {} missing",
         answered.len(),
@@ -409,11 +418,13 @@ fn each_change_is_told_once(
         .collect();
     // Subject -> the verdicts whose change was told, oldest first.
     let mut told: BTreeMap<String, Vec<(i64, String, String)>> = BTreeMap::new();
-    for (key, _, _, _) in &rows {
-        // notify/<subject>/<verdict id>/<channel>/<target>
-        let mut parts = key.trim_start_matches("notify/").rsplitn(4, '/');
-        let (_target, _channel) = (parts.next(), parts.next());
-        let (id, subject) = (parts.next().unwrap(), parts.next().unwrap());
+    for (key, channel, _, _) in &rows {
+        // notify/<subject>/<verdict id>/<channel>/<target>; a target may hold slashes.
+        let (head, _target) = key
+            .trim_start_matches("notify/")
+            .split_once(&format!("/{channel}/"))
+            .unwrap();
+        let (subject, id) = head.rsplit_once('/').unwrap();
         let (outcome, at) = outcomes.get(id).cloned().unwrap_or_default();
         let list = told.entry(subject.to_string()).or_default();
         if !list.iter().any(|(_, i, _)| i == id) {
@@ -466,7 +477,17 @@ fn each_change_is_told_once(
             .filter(|r| r.1 == channel)
             .map(|r| serde_json::from_slice(&r.3).unwrap())
             .collect();
-        let mut got = receiver.accepted();
+        // The routing key is added at sending, never stored.
+        let mut got: Vec<serde_json::Value> = receiver
+            .accepted()
+            .into_iter()
+            .map(|mut body| {
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("routing_key");
+                }
+                body
+            })
+            .collect();
         let order = |v: &serde_json::Value| v.to_string();
         sent.sort_by_key(order);
         got.sort_by_key(order);

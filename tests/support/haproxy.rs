@@ -123,10 +123,27 @@ impl HaproxyGuard {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// A command of the runtime API; its answer.
+    /// A command of the runtime API; its answer. Waits (at most 30 s) for the socket, which
+    /// HAProxy opens once its configuration is loaded; panics with the log if it exits.
     pub fn command(&self, command: &str) -> String {
-        let mut stream = UnixStream::connect(&self.socket)
-            .unwrap_or_else(|e| panic!("haproxy's socket: {e}\n{}", self.log()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut stream = loop {
+            match UnixStream::connect(&self.socket) {
+                Ok(stream) => break stream,
+                Err(e) => {
+                    let exited = std::process::Command::new("kill")
+                        .args(["-0", &self.child.id().to_string()])
+                        .status()
+                        .is_ok_and(|s| !s.success());
+                    assert!(
+                        !exited && Instant::now() < deadline,
+                        "haproxy's socket: {e}\n{}",
+                        self.log()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
         stream.write_all(format!("{command}\n").as_bytes()).unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
