@@ -55,6 +55,20 @@ fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A Prometheus duration, zero allowed, refused naming `setting`.
+pub(crate) fn duration(setting: &str, text: &str) -> Result<Duration, ConfigError> {
+    // The Prometheus parser refuses zero; `0`, `0s`, `0ms` ... mean none.
+    let number = text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !number.is_empty() && number.chars().all(|c| c == '0') {
+        return Ok(Duration::ZERO);
+    }
+    PromDuration::parse(text)
+        .map(|d| d.as_std())
+        .map_err(|e| invalid(setting, format!("{text:?}: {e}")))
+}
+
 /// A Prometheus duration that must be longer than zero, refused naming `setting`.
 pub(crate) fn positive_duration(setting: &str, text: &str) -> Result<Duration, ConfigError> {
     let d = PromDuration::parse(text)

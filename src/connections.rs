@@ -1,5 +1,6 @@
-//! `connections:` in `slogate.yaml`: how long a client may take to send a request, and how long
-//! a shutdown waits for the requests in flight.
+//! `connections:` in `slogate.yaml`: how long a client may take to send a request, and how a
+//! shutdown drains: how long it keeps serving once it reports not ready, and how long it then
+//! waits for the requests in flight.
 //!
 //! Anyone who reaches the port can open connections without a token, so these bound what a
 //! connection costs before authentication: a client that sends its headers a byte at a time
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, positive_duration};
+use crate::config::{ConfigError, duration, positive_duration};
 
 /// `connections:` as written (Prometheus durations).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -26,6 +27,14 @@ pub struct ConnectionsConfig {
     /// never sent a whole request are not waited for. Default `15s`, under Kubernetes' 30 s
     /// grace period with room for flushing slogate's own spans.
     pub shutdown_grace: String,
+    /// After SIGTERM, how long slogate keeps accepting and answering requests while `/readyz`
+    /// answers 503, so that a load balancer (its health check) or Kubernetes (its endpoints)
+    /// stops sending before the listener closes: a rolling restart loses no request. Then the
+    /// listener closes and `shutdown_grace` begins. `0s` closes at once (when a `preStop` hook
+    /// already waited, as in `deploy/replicas/`). Default `5s`: longer than a Kubernetes
+    /// endpoint change takes to reach kube-proxy and most ingress controllers, and than two
+    /// failed health checks of a load balancer checking every second or two.
+    pub shutdown_drain: String,
     /// Connections open at once; one more is answered `503` with `Retry-After` and closed
     /// (Argo and the exporters retry), so a flood of idle connections cannot take every
     /// socket and task. Default `512`.
@@ -38,6 +47,7 @@ impl Default for ConnectionsConfig {
             header_read_timeout: "10s".to_string(),
             body_read_timeout: "30s".to_string(),
             shutdown_grace: "15s".to_string(),
+            shutdown_drain: "5s".to_string(),
             max_connections: 512,
         }
     }
@@ -52,6 +62,8 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// As [`ConnectionsConfig::shutdown_grace`].
     pub shutdown_grace: Duration,
+    /// As [`ConnectionsConfig::shutdown_drain`] (may be zero).
+    pub shutdown_drain: Duration,
     /// As [`ConnectionsConfig::max_connections`].
     pub max_connections: usize,
 }
@@ -77,6 +89,7 @@ impl ConnectionsConfig {
                 &self.body_read_timeout,
             )?,
             shutdown_grace: positive_duration("connections.shutdown_grace", &self.shutdown_grace)?,
+            shutdown_drain: duration("connections.shutdown_drain", &self.shutdown_drain)?,
             max_connections: match self.max_connections {
                 0 => {
                     return Err(ConfigError::Invalid {
@@ -100,6 +113,15 @@ mod tests {
         assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
         assert_eq!(limits.body_read_timeout, Duration::from_secs(30));
         assert_eq!(limits.shutdown_grace, Duration::from_secs(15));
+        assert_eq!(limits.shutdown_drain, Duration::from_secs(5));
+        let closed_at_once = ConnectionsConfig {
+            shutdown_drain: "0s".into(),
+            ..ConnectionsConfig::default()
+        };
+        assert_eq!(
+            closed_at_once.limits().unwrap().shutdown_drain,
+            Duration::ZERO
+        );
         let bad = ConnectionsConfig {
             shutdown_grace: "0s".into(),
             ..ConnectionsConfig::default()

@@ -15,13 +15,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{Value, json};
 use support::prometheus::PrometheusGuard;
-use support::receivers::{Answer, Receiver};
+use support::receivers::{Answer, ROUTING_KEY, Receiver, STATUS_URL, notify_config};
 use support::scenario::{Scenario, Segment, Workload};
 use support::slogate::{ServeOptions, SlogateGuard};
 
 /// A 32-character integration key, as PagerDuty issues them.
-const KEY: &str = "0123456789abcdef0123456789abcdef";
-const STATUS_URL: &str = "https://slogate.example.com";
+const KEY: &str = ROUTING_KEY;
 const DEADLINE: Duration = Duration::from_secs(20);
 /// The restart test waits through three backoffs (1 s, 2 s, 4 s and jitter) and a restart:
 /// about 12 s on an idle machine, past 20 s on a loaded one. A deadline, never a sleep.
@@ -109,20 +108,11 @@ impl World {
 
     /// The `notify:` section: every team's failures to its Slack webhook and PagerDuty key.
     fn config(&self, initial_backoff: &str) -> String {
-        let hook = self.secrets.path().join("slack-hook");
-        std::fs::write(&hook, format!("{}/services/T0/B0/test\n", self.slack.url)).unwrap();
-        let key = self.secrets.path().join("pagerduty-key");
-        std::fs::write(&key, KEY).unwrap();
-        format!(
-            "notify:\n  status_url: {STATUS_URL}\n  timeout: 5s\n  \
-             backoff: {{initial: {initial_backoff}, max: 2s, give_up_after: 1h}}\n  \
-             slack: {{webhooks: {{deploys: {{url_file: {hook}}}}}}}\n  \
-             pagerduty: {{events_url: '{pd}/v2/enqueue', routing_keys: {{oncall: {{key_file: {key}}}}}}}\n  \
-             routes:\n  - slack: {{webhook: deploys, channel: '#deploys'}}\n    \
-             pagerduty: {{routing_key: oncall}}\n",
-            hook = hook.display(),
-            key = key.display(),
-            pd = self.pagerduty.url,
+        notify_config(
+            &self.slack,
+            &self.pagerduty,
+            self.secrets.path(),
+            initial_backoff,
         )
     }
 

@@ -62,3 +62,30 @@ fn two_replicas_on_one_postgres_answer_from_one_history() {
         );
     }
 }
+
+#[test]
+fn readiness_turns_503_naming_the_database_when_it_goes_away_and_liveness_stays_200() {
+    let cluster = Cluster::start();
+    let prometheus = PrometheusGuard::start_live("global: {}\nscrape_configs: []\n", &[]);
+    let options = ServeOptions {
+        db: Some(cluster.database_url().into()),
+        ..ServeOptions::new(&prometheus.url)
+    };
+    let mut slogate = SlogateGuard::start(&options);
+    slogate.wait_for("/readyz", 200);
+    // Stops the server (pg_ctl stop -m immediate) and removes its directory.
+    drop(cluster);
+    slogate.wait_for("/readyz", 503);
+    let (status, ready) = slogate.get("/readyz");
+    assert_eq!(status, 503, "{ready:#}");
+    let history = ready["history"].as_str().unwrap_or_default();
+    assert!(
+        history.starts_with("the database does not answer")
+            || history.starts_with("the database did not answer in time"),
+        "{ready:#}"
+    );
+    assert_eq!(ready["prometheus"], "answered", "{ready:#}");
+    // Liveness asks nothing of the database: no restart for an outage a restart cannot cure.
+    let (status, _) = slogate.get("/healthz");
+    assert_eq!(status, 200);
+}

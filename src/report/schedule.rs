@@ -12,6 +12,9 @@
 //!
 //! A report that cannot be gathered (Prometheus down) is not enqueued: the task tries again
 //! every [`RETRY_INTERVAL`] rather than mail a report of missing data.
+//!
+//! With several replicas on PostgreSQL, one at a time runs a tick (`store::jobs::Job::Report`);
+//! a replica that finds the job taken looks again after [`RETRY_INTERVAL`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use super::week::IsoWeek;
 use super::{ReportError, prepare};
 use crate::notify::DispatcherHandle;
 use crate::spec::Catalog;
+use crate::store::jobs::{Job, run_alone};
 use crate::store::{Channel, Enqueued, MessageState, NewMessage, Store, StoreError};
 
 /// How soon a report that could not be gathered is tried again.
@@ -195,8 +199,30 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         let now = Utc::now();
-        let mut failed = false;
-        if let Some((week, outcomes)) = reporter.tick(&catalog(), now).await {
+        let mut retry_soon = false;
+        // One replica at a time gathers the reports (`store::jobs`); the report keys keep them
+        // to one each in any case.
+        let definitions = catalog();
+        let ran = run_alone(&reporter.store, Job::Report, || {
+            reporter.tick(&definitions, now)
+        })
+        .await;
+        let ticked = match ran {
+            Ok(Some(ticked)) => ticked,
+            Ok(None) => {
+                // Looked at again soon: if the holder stops before it is done, this replica
+                // takes over.
+                tracing::debug!("another replica is making the weekly reports");
+                retry_soon = true;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask whether another replica makes the weekly reports; trying again");
+                retry_soon = true;
+                None
+            }
+        };
+        if let Some((week, outcomes)) = ticked {
             for (team, outcome) in outcomes {
                 match outcome {
                     TeamOutcome::Enqueued { id } => {
@@ -210,7 +236,7 @@ pub async fn run(
                     TeamOutcome::NoRecipients => tracing::warn!(%team, %week,
                         "no recipient for this team's weekly report (report.recipients)"),
                     TeamOutcome::Failed(reason) => {
-                        failed = true;
+                        retry_soon = true;
                         tracing::warn!(%team, %week, %reason,
                             "the weekly report could not be made; trying again");
                     }
@@ -218,7 +244,7 @@ pub async fn run(
             }
         }
         let mut wait = until_next_tick(&reporter.settings, now);
-        if failed {
+        if retry_soon {
             wait = wait.min(RETRY_INTERVAL);
         }
         tokio::select! {

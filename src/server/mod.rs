@@ -43,6 +43,7 @@ use crate::notify::webhook::http_transports;
 use crate::notify::{Dispatcher, GateNotifier, Transport};
 use crate::report::{self, Reporter, smtp::SmtpTransport};
 use crate::source::PrometheusSource;
+use crate::store::jobs::{Job, run_alone};
 
 use crate::telemetry::{Telemetry, names};
 
@@ -151,12 +152,14 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     tokio::spawn(expire_spans(state.clone()));
     tokio::spawn(calibration::run(state.clone()));
 
-    // One shutdown signal for the server, the dispatcher and the report schedule.
+    // One shutdown signal for the server, the dispatcher and the report schedule, given once
+    // the drain is over.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
+    tokio::spawn(drain(
+        state.clone(),
+        state.settings.connections.shutdown_drain,
+        stop,
+    ));
     let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -241,6 +244,7 @@ async fn probe_prometheus(state: AppState) {
 /// Hourly: deletes verdicts and finished notifications older than the retention, the state of
 /// sequential analyses idle for [`SEQUENTIAL_IDLE`], and what was last told to subjects idle
 /// for the retention (unless that was a fail still to be resolved), and expired sign-in sessions.
+/// One replica at a time prunes (`store::jobs`); the others skip that hour.
 async fn prune_history(state: AppState) {
     let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
     loop {
@@ -248,21 +252,26 @@ async fn prune_history(state: AppState) {
         let Ok(retention) = chrono::Duration::from_std(state.settings.history_retention) else {
             return;
         };
-        let cutoff = Utc::now() - retention;
         let store = state.store.clone();
-        let idle_cutoff = Utc::now() - SEQUENTIAL_IDLE;
-        let pruned = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((
-                store.prune(cutoff)?,
-                store.prune_outbox(cutoff)?,
-                store.prune_sequential(idle_cutoff)?,
-                store.prune_notified(cutoff)?,
-                store.prune_sessions(Utc::now())?,
-            ))
-        });
-        match pruned.await {
-            Ok(Ok((0, 0, 0, 0, _))) => {}
-            Ok(Ok((verdicts, messages, analyses, subjects, _))) => tracing::info!(
+        let ran = run_alone(&state.store, Job::Prune, || async move {
+            let cutoff = Utc::now() - retention;
+            let idle_cutoff = Utc::now() - SEQUENTIAL_IDLE;
+            tokio::task::spawn_blocking(move || {
+                Ok::<_, crate::store::StoreError>((
+                    store.prune(cutoff)?,
+                    store.prune_outbox(cutoff)?,
+                    store.prune_sequential(idle_cutoff)?,
+                    store.prune_notified(cutoff)?,
+                    store.prune_sessions(Utc::now())?,
+                ))
+            })
+            .await
+        })
+        .await;
+        match ran {
+            Ok(None) => tracing::debug!("another replica is pruning the history"),
+            Ok(Some(Ok(Ok((0, 0, 0, 0, _))))) => {}
+            Ok(Some(Ok(Ok((verdicts, messages, analyses, subjects, _))))) => tracing::info!(
                 verdicts,
                 messages,
                 analyses,
@@ -270,8 +279,10 @@ async fn prune_history(state: AppState) {
                 "old verdicts, sent notifications, idle sequential analyses and idle \
                  notification subjects pruned"
             ),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning the history failed"),
-            Err(e) => tracing::warn!(error = %e, "the pruning task stopped"),
+            Ok(Some(Ok(Err(e)))) | Err(e) => {
+                tracing::warn!(error = %e, "pruning the history failed")
+            }
+            Ok(Some(Err(e))) => tracing::warn!(error = %e, "the pruning task stopped"),
         }
     }
 }
@@ -286,6 +297,28 @@ async fn expire_spans(state: AppState) {
     }
 }
 
+/// On SIGTERM or SIGINT: readiness turns 503 at once, so that load balancers and Kubernetes'
+/// endpoints stop sending here, while the listener still answers whatever arrives meanwhile;
+/// after `delay` (or at a second signal) `stop` tells the listener to close and the background
+/// tasks to end.
+async fn drain(state: AppState, delay: Duration, stop: tokio::sync::watch::Sender<bool>) {
+    shutdown_signal().await;
+    state.start_draining();
+    if !delay.is_zero() {
+        tracing::info!(
+            ?delay,
+            "draining: not ready, still serving until the load balancer \
+            stops sending (connections.shutdown_drain)"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown_signal() => tracing::info!("a second signal: draining cut short"),
+        }
+    }
+    tracing::info!("no longer accepting connections: finishing requests in flight");
+    let _ = stop.send(true);
+}
+
 /// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
     let term = async {
@@ -297,7 +330,7 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! {
-        _ = term => tracing::info!("SIGTERM: finishing requests in flight"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing requests in flight"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
     }
 }

@@ -1,7 +1,8 @@
 //! Health, readiness, slogate's own metrics, the reload endpoint, and the request metrics
 //! middleware.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
@@ -13,30 +14,36 @@ use tracing::Instrument;
 
 use super::definitions;
 use super::state::AppState;
+use crate::store::Store;
 use crate::telemetry::names;
 
-/// `GET /healthz`: the process serves requests.
+/// `GET /healthz` (liveness): the process serves requests. It asks nothing else, the database
+/// least of all: a restart cures none of their outages, and a database outage must not restart
+/// every replica at once.
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, and while
-/// the history database is still the file that was opened (SQLite) or answers (PostgreSQL);
-/// else 503 saying which is missing.
+/// How long readiness waits for the store. Under the probes' timeouts (Kubernetes' 1 s
+/// default, the 2 s of `deploy/`): a database that does not answer by then is reported as such
+/// rather than making the probe itself time out.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// `GET /readyz`: 200 once the definitions are loaded and Prometheus has answered, while the
+/// history database is still the file that was opened (SQLite) or answers a query within
+/// [`STORE_CHECK_TIMEOUT`] (PostgreSQL), and until shutdown begins; else 503 saying which is
+/// missing.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let slos: usize = state.catalog().services.iter().map(|s| s.slos.len()).sum();
     let prometheus = state.prometheus_answered();
-    // Blocking: on PostgreSQL the check is a round trip.
+    let draining = state.draining();
     let store = state.store.clone();
     let backend = store.backend_name();
-    let history = match tokio::task::spawn_blocking(move || store.check_file()).await {
-        Ok(checked) => checked.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("the readiness check stopped: {e}")),
-    };
+    let history = check_store(store).await;
     if let Err(e) = &history {
         tracing::error!(error = %e, "not ready: the verdict history cannot be written or reached");
     }
-    let ready = prometheus && history.is_ok();
+    let ready = prometheus && history.is_ok() && !draining;
     let body = json!({
         "ready": ready,
         "definitions": {"services": state.catalog().services.len(), "slos": slos},
@@ -44,9 +51,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         // The path and cause are in the log; this endpoint is open to anyone.
         "history": match (&history, backend) {
             (Ok(()), _) => "ok",
+            (Err(StoreCheck::Slow), _) => "the database did not answer in time",
             (Err(_), "postgres") => "the database does not answer",
             (Err(_), _) => "the database file was deleted or replaced",
         },
+        "shutdown": if draining { "draining: finishing requests, taking no new ones soon" } else { "no" },
     });
     let status = if ready {
         StatusCode::OK
@@ -54,6 +63,31 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// Why the store check failed.
+#[derive(Debug, thiserror::Error)]
+enum StoreCheck {
+    /// No answer within [`STORE_CHECK_TIMEOUT`].
+    #[error("the store did not answer within {STORE_CHECK_TIMEOUT:?}")]
+    Slow,
+    /// An answer that says the store cannot be used.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The store's own check, bounded by [`STORE_CHECK_TIMEOUT`]. Blocking (on PostgreSQL a round
+/// trip), so on the blocking pool; a check still running past the timeout ends by itself
+/// within the pool's connect timeout.
+async fn check_store(store: Arc<Store>) -> Result<(), StoreCheck> {
+    let checked = tokio::task::spawn_blocking(move || store.check_file_within(STORE_CHECK_TIMEOUT));
+    match tokio::time::timeout(STORE_CHECK_TIMEOUT, checked).await {
+        Err(_) => Err(StoreCheck::Slow),
+        Ok(Err(e)) => Err(StoreCheck::Failed(format!(
+            "the readiness check stopped: {e}"
+        ))),
+        Ok(Ok(result)) => result.map_err(|e| StoreCheck::Failed(e.to_string())),
+    }
 }
 
 /// `GET /metrics`: Prometheus text exposition.

@@ -47,6 +47,9 @@ pub struct Inner {
     pub notifier: Arc<GateNotifier>,
     /// Set once Prometheus has answered a query (readiness).
     prometheus_answered: AtomicBool,
+    /// Set on SIGTERM: `/readyz` answers 503 so the load balancer stops sending, while the
+    /// listener still serves for `connections.shutdown_drain`.
+    draining: AtomicBool,
     /// Wakes the calibration job: a canary verdict may have named a new stable version.
     pub calibration_wake: Notify,
     /// Requests per token (`rate_limit`).
@@ -95,6 +98,7 @@ impl AppState {
             decode_budget,
             notifier,
             prometheus_answered: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             calibration_wake: Notify::new(),
             rate_limits,
         }))
@@ -121,6 +125,16 @@ impl AppState {
     /// Notes that Prometheus answered.
     pub fn mark_prometheus_answered(&self) {
         self.prometheus_answered.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that shutdown has begun: from now on the process is not ready.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Whether Prometheus has answered at least once.

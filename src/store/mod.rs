@@ -12,6 +12,7 @@
 //! - `outbox`: notifications and report emails, stored before they are sent ([`NewMessage`],
 //!   [`OutboxMessage`]); the rows of sent reports are the record that a week went out.
 //! - `notified`: what each rollout or SLO was last told, moved together with its messages.
+//! - `jobs`: leases that let one replica at a time run a background job ([`jobs::Job`]).
 //! - `sequential`: the running state of sequential canary tests ([`StoredSequential`]), so a
 //!   restart neither loses evidence nor resets a test.
 //!
@@ -25,6 +26,7 @@
 mod calibrations;
 mod error;
 mod history;
+pub mod jobs;
 mod location;
 mod notified;
 mod outbox;
@@ -131,9 +133,15 @@ impl Store {
     /// opened (`Err` with [`StoreError::Unwritable`] once it was deleted or replaced).
     /// PostgreSQL: a connection answers. Readiness asks this.
     pub fn check_file(&self) -> Result<(), StoreError> {
+        self.check_file_within(postgres::CONNECT_TIMEOUT)
+    }
+
+    /// As [`Store::check_file`], waiting at most about `timeout` for a PostgreSQL connection
+    /// and its answer (readiness answers within its probe's timeout).
+    pub fn check_file_within(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.check_file(),
-            Backend::Postgres(db) => db.ping(),
+            Backend::Postgres(db) => db.ping(timeout),
         }
     }
 }

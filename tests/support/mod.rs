@@ -3,10 +3,12 @@
 
 pub mod alertmanager;
 pub mod argo;
+pub mod asker;
 pub mod counting;
 pub mod crd;
 pub mod examples;
 pub mod flagger;
+pub mod haproxy;
 pub mod noise;
 pub mod postgres;
 pub mod prometheus;

@@ -434,3 +434,35 @@ fn block_problems(i: usize, block: &Value, problems: &mut Vec<String>) {
         problems.push(format!("blocks[{i}].block_id: over 255 characters"));
     }
 }
+
+/// The `notify:` section of `slogate.yaml` that sends every team's changes to `slack`'s webhook
+/// (channel `#deploys`) and `pagerduty`'s Events API, the webhook URL and routing key written
+/// as files in `secrets`; retries from `initial_backoff` up to 2 s.
+pub fn notify_config(
+    slack: &Receiver,
+    pagerduty: &Receiver,
+    secrets: &std::path::Path,
+    initial_backoff: &str,
+) -> String {
+    let hook = secrets.join("slack-hook");
+    std::fs::write(&hook, format!("{}/services/T0/B0/test\n", slack.url)).unwrap();
+    let key = secrets.join("pagerduty-key");
+    // 32 characters, as PagerDuty issues integration keys.
+    std::fs::write(&key, ROUTING_KEY).unwrap();
+    format!(
+        "notify:\n  status_url: {STATUS_URL}\n  timeout: 5s\n  \
+         backoff: {{initial: {initial_backoff}, max: 2s, give_up_after: 1h}}\n  \
+         slack: {{webhooks: {{deploys: {{url_file: {hook}}}}}}}\n  \
+         pagerduty: {{events_url: '{pd}/v2/enqueue', routing_keys: {{oncall: {{key_file: {key}}}}}}}\n  \
+         routes:\n  - slack: {{webhook: deploys, channel: '#deploys'}}\n    \
+         pagerduty: {{routing_key: oncall}}\n",
+        hook = hook.display(),
+        key = key.display(),
+        pd = pagerduty.url,
+    )
+}
+
+/// The routing key [`notify_config`] configures.
+pub const ROUTING_KEY: &str = "0123456789abcdef0123456789abcdef";
+/// The status page URL [`notify_config`] configures (links in the messages).
+pub const STATUS_URL: &str = "https://slogate.example.com";

@@ -16,6 +16,7 @@
 //! `Debug` name the database as `postgres://user@host:port/dbname`.
 
 mod history;
+mod locks;
 mod outbox;
 mod schema;
 mod state;
@@ -33,6 +34,8 @@ use postgres::error::SqlState;
 use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
+pub(crate) use locks::LockHolder;
+
 use super::StoreError;
 
 /// Connections in the pool when the settings say nothing: a few gate requests and the
@@ -40,7 +43,7 @@ use super::StoreError;
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 /// How long getting a connection may take (a new one, or a free one from a full pool).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -152,6 +155,8 @@ pub(super) struct PgStore {
     pool: Option<r2d2::Pool<Manager>>,
     /// For messages: the database without the password.
     target: String,
+    /// How to connect, for the connections opened outside the pool (job locks).
+    client_config: postgres::Config,
 }
 
 impl fmt::Debug for PgStore {
@@ -167,7 +172,8 @@ impl PgStore {
     /// Connects (one connection at first, so a wrong DSN fails here) and migrates.
     pub(super) fn open(config: &PostgresConfig) -> Result<PgStore, StoreError> {
         let target = config.target();
-        let manager = PostgresConnectionManager::new(config.client_config()?, NoTls);
+        let client_config = config.client_config()?;
+        let manager = PostgresConnectionManager::new(client_config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
             .min_idle(Some(1))
@@ -183,6 +189,7 @@ impl PgStore {
         let store = PgStore {
             pool: Some(pool),
             target,
+            client_config,
         };
         schema::migrate(&store)?;
         Ok(store)
@@ -193,11 +200,28 @@ impl PgStore {
         &self.target
     }
 
-    /// A connection answers.
-    pub(super) fn ping(&self) -> Result<(), StoreError> {
-        self.conn("ping")?
-            .batch_execute("SELECT 1")
-            .map_err(self.err("ping"))
+    /// A connection answers, both within about `timeout`: the wait for a connection is
+    /// bounded by it, and the query by a `statement_timeout` of the same length.
+    pub(super) fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let pool = self.pool.as_ref().ok_or_else(|| StoreError::Postgres {
+            target: self.target.clone(),
+            operation: "ping",
+            reason: "the store is closing".to_string(),
+        })?;
+        let mut conn = pool
+            .get_timeout(timeout)
+            .map_err(|e| StoreError::Postgres {
+                target: self.target.clone(),
+                operation: "ping",
+                reason: e.to_string(),
+            })?;
+        let millis = timeout.as_millis().max(1);
+        // SET LOCAL: the timeout ends with the transaction, so the pooled connection goes back
+        // with the server's default.
+        conn.batch_execute(&format!(
+            "BEGIN; SET LOCAL statement_timeout = {millis}; SELECT 1; COMMIT"
+        ))
+        .map_err(self.err("ping"))
     }
 
     /// A connection from the pool.

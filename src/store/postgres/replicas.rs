@@ -208,3 +208,73 @@ fn history_calibrations_and_sessions_written_by_one_replica_are_read_by_the_othe
     assert_eq!(b.prune(at(0) + chrono::Duration::days(1)).unwrap(), 1);
     assert_eq!(a.count().unwrap(), 0);
 }
+
+#[test]
+fn one_replica_at_a_time_holds_a_job_and_the_other_takes_it_once_released() {
+    use crate::store::jobs::Job;
+    let (a, b) = replicas();
+    let lease = a
+        .try_job(Job::Prune)
+        .unwrap()
+        .expect("a free job is granted");
+    assert!(b.try_job(Job::Prune).unwrap().is_none(), "held by a");
+    assert!(
+        a.try_job(Job::Prune).unwrap().is_none(),
+        "a lease is per connection: not even its own process takes it twice"
+    );
+    // Another job is another lock.
+    let report = b.try_job(Job::Report).unwrap().expect("report is free");
+    lease.release();
+    let taken = b.try_job(Job::Prune).unwrap().expect("released by a");
+    assert_eq!(taken.job(), Job::Prune);
+    drop(report);
+    drop(taken);
+}
+
+#[test]
+fn two_replicas_ticking_together_never_run_a_job_at_the_same_time() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::store::jobs::{Job, run_alone};
+    let (a, b) = replicas();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        // Four tickers per replica, forty ticks each: many overlapping attempts.
+        for store in [&a, &b, &a, &b, &a, &b, &a, &b] {
+            let (store, running, most, ran) =
+                (store.clone(), running.clone(), most.clone(), ran.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..40 {
+                    let work = || async {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        // A job's own store call while it holds the lease.
+                        let s = store.clone();
+                        tokio::task::spawn_blocking(move || s.count().unwrap())
+                            .await
+                            .unwrap();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    };
+                    run_alone(&store, Job::Prune, work).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(most.load(Ordering::SeqCst), 1, "two ran the job at once");
+    assert!(ran.load(Ordering::SeqCst) > 0);
+    // Every lease was given back.
+    assert!(a.try_job(Job::Prune).unwrap().is_some());
+}
