@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::connections::{ConnectionLimits, ConnectionsConfig};
 use crate::notify::{NotifyConfig, NotifySettings};
-use crate::source::traces::{CensusLimits, DecodeLimits, SpanSettings};
+use crate::source::traces::{CensusLimits, DecodeLimits, FlushSettings, SpanSettings};
 use crate::source::{BudgetSettings, PrometheusSettings};
 use crate::spec::PromDuration;
 use crate::telemetry::TelemetrySettings;
@@ -216,6 +216,11 @@ pub struct TracesConfig {
     pub reservoir: usize,
     /// Upper bound of the memory the span windows hold, in bytes.
     pub max_bytes: usize,
+    /// How often closed span windows are written to the store, for the other replicas and
+    /// restarts.
+    pub flush_interval: String,
+    /// How long after its end a span window waits for late spans before it is first written.
+    pub flush_grace: String,
 }
 
 impl Default for TracesConfig {
@@ -231,6 +236,8 @@ impl Default for TracesConfig {
             retention: "2h".to_string(),
             reservoir: 1024,
             max_bytes: 64 << 20,
+            flush_interval: "5s".to_string(),
+            flush_grace: "10s".to_string(),
         }
     }
 }
@@ -250,6 +257,8 @@ pub struct TracesSettings {
     pub decode_budget_bytes: usize,
     /// The span store's settings.
     pub spans: SpanSettings,
+    /// When closed span windows are written to the store.
+    pub flush: FlushSettings,
 }
 
 /// `prometheus:`.
@@ -562,6 +571,10 @@ impl Config {
                     reservoir,
                     max_buckets: SpanSettings::max_buckets_for(budget, reservoir),
                 }
+            },
+            flush: FlushSettings {
+                interval: duration("traces.flush_interval", &t.flush_interval)?,
+                grace: duration("traces.flush_grace", &t.flush_grace)?,
             },
         })
     }

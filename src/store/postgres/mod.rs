@@ -18,6 +18,7 @@
 mod history;
 mod outbox;
 mod schema;
+mod spans;
 mod state;
 
 #[cfg(test)]
