@@ -74,7 +74,7 @@ pub(super) fn encode_durations(durations: &[f64]) -> Vec<u8> {
 
 /// The reservoir read back; a blob that is not whole `f64`s is corrupt.
 pub(super) fn decode_durations(bytes: &[u8]) -> Result<Vec<f64>, String> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(format!(
             "{} bytes of durations are not whole 8-byte floats",
             bytes.len()

@@ -218,13 +218,15 @@ impl SharedSpans {
     }
 
     /// Writes the buckets due (see the module documentation) at `now`; nothing without a
-    /// store. Stops at the first failure: what was not written stays due for the next flush.
+    /// store, or with one opened read-only (the start said so once; a warning every flush
+    /// would add nothing). Stops at the first failure: what was not written stays due for the
+    /// next flush.
     pub async fn flush(
         &self,
         now: DateTime<Utc>,
         scope: FlushScope,
     ) -> Result<FlushReport, SharedSpansError> {
-        let Some(store) = &self.store else {
+        let Some(store) = self.store.as_ref().filter(|s| s.writable()) else {
             return Ok(FlushReport::default());
         };
         let _one = self.flushing.lock().await;
@@ -256,9 +258,10 @@ impl SharedSpans {
         Ok(report)
     }
 
-    /// Deletes the rows of buckets that ended before the retention; returns how many.
+    /// Deletes the rows of buckets that ended before the retention; returns how many (none
+    /// without a store, or with one opened read-only).
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<usize, SharedSpansError> {
-        let Some(store) = self.store.clone() else {
+        let Some(store) = self.store.clone().filter(|s| s.writable()) else {
             return Ok(0);
         };
         let settings = self.memory.settings();
