@@ -4,13 +4,16 @@
 //!
 //! Run: `cargo bench --bench ingest`. Figures go in docs/benchmarks.md.
 
+#[path = "support/otlp.rs"]
+mod otlp;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use otlp::{int, text};
 use prost::Message;
 use slogate::source::traces::{
     CensusLimits, DecodeBudget, DecodeLimits, Encoding, ExportTraceServiceRequest, SpanSettings,
@@ -54,26 +57,6 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..KeyValue::default()
-    }
-}
-
-fn int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..KeyValue::default()
     }
 }
 

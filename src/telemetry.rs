@@ -51,6 +51,9 @@ pub mod names {
     /// Counter of spans received on `/v1/traces`. Labels: `result` (`accepted` | `rejected` |
     /// `ignored`: valid, but not of a service judged from traces).
     pub const SPANS: &str = "slogate_spans_total";
+    /// Counter of span buckets written to the store (a bucket written again after late spans
+    /// counts again); a flush that fails counts in `slogate_errors_total{kind="store"}`.
+    pub const SPAN_BUCKETS_FLUSHED: &str = "slogate_span_buckets_flushed_total";
     /// Counter of notification attempts. Labels: `channel` (`slack` | `pagerduty` | `email`),
     /// `result` (`delivered` | `retry` | `rejected`: refused as invalid | `expired`: given up
     /// after the retry age).
@@ -351,6 +354,11 @@ fn describe_metrics() {
         names::SPANS,
         Unit::Count,
         "Spans received on /v1/traces, by result (accepted or rejected)."
+    );
+    metrics::describe_counter!(
+        names::SPAN_BUCKETS_FLUSHED,
+        Unit::Count,
+        "Span buckets written to the store for the other replicas and restarts."
     );
     metrics::describe_counter!(
         names::NOTIFICATIONS,

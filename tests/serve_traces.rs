@@ -11,36 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use support::examples::CHECKOUT_TRACES as DEFINITION;
 use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
-
-const DEFINITION: &str = r#"
-apiVersion: slogate/v1
-kind: ServiceLevels
-service: checkout
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        errors: sum(rate(http_requests_total{service="checkout",code=~"5.."}[{{window}}]))
-        total: sum(rate(http_requests_total{service="checkout"}[{{window}}]))
-canary:
-  trace_version_attribute: service.version
-  lookback: 10m
-  metrics:
-    - name: latency
-      source: traces
-      kind: latency
-      operation: "GET /api/v1/orders"
-      direction: increase
-      allowed_increase: 1.1
-    - name: errors
-      source: traces
-      kind: errors
-      direction: increase
-      allowed_increase: 1.2
-      critical: true
-"#;
 
 /// The Python with the OpenTelemetry SDK (`scripts/test` makes `target/pyenv`).
 fn python() -> PathBuf {

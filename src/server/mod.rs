@@ -2,8 +2,8 @@
 //!
 //! Handlers only parse, call into `evaluate` (the same code as the CLI), write the history and
 //! answer; routes, middleware and the background tasks (definition reloads, readiness probe,
-//! history retention, the notification dispatcher, the weekly report schedule, the canary
-//! profiles' backtests) are put together here.
+//! history retention, the span buckets' flush to the store, the notification dispatcher, the
+//! weekly report schedule, the canary profiles' backtests) are put together here.
 
 mod auth;
 mod bluegreen;
@@ -43,6 +43,7 @@ use crate::notify::webhook::http_transports;
 use crate::notify::{Dispatcher, GateNotifier, Transport};
 use crate::report::{self, Reporter, smtp::SmtpTransport};
 use crate::source::PrometheusSource;
+use crate::source::traces::FlushScope;
 use crate::store::jobs::{Job, run_alone};
 
 use crate::telemetry::{Telemetry, names};
@@ -54,6 +55,12 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 const SEQUENTIAL_IDLE: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// How often old verdicts are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the stored span buckets past the retention are deleted: each replica does it, so
+/// a minute keeps the table within a minute of the retention at little cost.
+const SPAN_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// The most time shutdown gives the last span flush (every bucket with unwritten spans): a
+/// healthy one takes milliseconds, and Kubernetes kills the pod 30 s after SIGTERM.
+const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The routes: the API behind bearer tokens (Flagger's webhook behind the token in its
 /// payload), operations endpoints open.
@@ -149,7 +156,7 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
     tokio::spawn(definitions::watch(state.clone()));
     tokio::spawn(probe_prometheus(state.clone()));
     tokio::spawn(prune_history(state.clone()));
-    tokio::spawn(expire_spans(state.clone()));
+    tokio::spawn(span_upkeep(state.clone()));
     tokio::spawn(calibration::run(state.clone()));
 
     // One shutdown signal for the server, the dispatcher and the report schedule, given once
@@ -187,10 +194,19 @@ pub async fn run(settings: Settings, telemetry: Arc<Telemetry>) -> anyhow::Resul
         ));
     }
     let limits = state.settings.connections;
+    let spans_state = state.clone();
     let answered = listen::serve(listener, router(state), limits, on_stop(stopped)).await;
     if !answered {
         tracing::warn!(grace = ?limits.shutdown_grace,
             "requests still in flight after the shutdown grace period are cut off");
+    }
+    // The open span buckets too: a graceful restart loses no span.
+    let last_flush = flush_spans(&spans_state, FlushScope::All);
+    if tokio::time::timeout(SHUTDOWN_FLUSH_TIMEOUT, last_flush)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the last span flush did not finish in time; spans not written are lost");
     }
     // The attempt in flight is finished and recorded; one cut off past its timeout stays
     // pending and is sent after the next start.
@@ -287,13 +303,52 @@ async fn prune_history(state: AppState) {
     }
 }
 
-/// Drops span windows past their retention every minute, so memory is returned even when no
-/// export arrives to expire them on the way.
-async fn expire_spans(state: AppState) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+/// Every flush interval (`traces.flush_interval`): drops the span windows past their
+/// retention, so memory is returned even when no export arrives to expire them on the way;
+/// writes the closed buckets to the store for the other replicas and restarts; and every
+/// [`SPAN_PRUNE_INTERVAL`] deletes the stored buckets past the retention.
+async fn span_upkeep(state: AppState) {
+    let mut ticks = tokio::time::interval(state.spans.flush_settings().interval);
+    // A slow store delays the next flush rather than firing a burst of them after it.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
         ticks.tick().await;
-        state.spans.expire(Utc::now());
+        state.spans.memory().expire(Utc::now());
+        flush_spans(&state, FlushScope::Closed).await;
+        if pruned_at.is_some_and(|t| t.elapsed() < SPAN_PRUNE_INTERVAL) {
+            continue;
+        }
+        pruned_at = Some(tokio::time::Instant::now());
+        match state.spans.prune(Utc::now()).await {
+            Ok(0) => {}
+            Ok(buckets) => {
+                tracing::debug!(buckets, "stored span buckets past the retention pruned")
+            }
+            Err(e) => {
+                metrics::counter!(names::ERRORS, "kind" => "store").increment(1);
+                tracing::warn!(error = %e, "pruning the stored span buckets failed");
+            }
+        }
+    }
+}
+
+/// Writes the span buckets `scope` names; a failure is logged and counted, and the buckets stay
+/// due for the next flush.
+async fn flush_spans(state: &AppState, scope: FlushScope) {
+    match state.spans.flush(Utc::now(), scope).await {
+        Ok(report) => {
+            metrics::counter!(names::SPAN_BUCKETS_FLUSHED).increment(report.buckets as u64);
+            if scope == FlushScope::All {
+                tracing::info!(buckets = report.buckets, "span buckets written at shutdown");
+            }
+        }
+        Err(e) => {
+            metrics::counter!(names::ERRORS, "kind" => "store").increment(1);
+            tracing::warn!(error = %e, ?scope,
+                "writing span buckets to the store failed; they stay in memory and are written \
+                 at the next flush");
+        }
     }
 }
 

@@ -134,7 +134,10 @@ pub async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .and_then(|s| s.canary.as_ref())
             .map(|p| p.trace_version_attribute.clone())
     };
-    let outcome = state.spans.ingest(request, &version_attribute, Utc::now());
+    let outcome = state
+        .spans
+        .memory()
+        .ingest(request, &version_attribute, Utc::now());
     // The decoded request goes, and its memory back to the budget.
     drop(decoded);
     metrics::counter!(names::SPANS, "result" => "accepted").increment(outcome.accepted);

@@ -9,7 +9,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::config::Settings;
 use crate::evaluate::catalog::StatusCache;
 use crate::notify::GateNotifier;
-use crate::source::traces::{DecodeBudget, SpanStore};
+use crate::source::traces::{DecodeBudget, ReplicaId, SharedSpans, SpanStore};
 use crate::source::{Priority, PrometheusSource, QuerySource};
 use crate::spec::Catalog;
 use crate::store::Store;
@@ -37,8 +37,9 @@ pub struct Inner {
     pub store: Arc<Store>,
     /// slogate's own metrics, for `/metrics`.
     pub telemetry: Arc<Telemetry>,
-    /// Spans received over OTLP, in bounded windows.
-    pub spans: SpanStore,
+    /// Spans received over OTLP, in bounded windows, and the closed windows every replica
+    /// wrote to the store.
+    pub spans: SharedSpans,
     /// Exports decoded at once; past it, `/v1/traces` answers 429.
     pub otlp_permits: Semaphore,
     /// Memory shared by the exports being decoded; past it, `/v1/traces` answers 503.
@@ -74,6 +75,12 @@ impl AppState {
         notifier: Arc<GateNotifier>,
     ) -> Self {
         let settings_spans = settings.traces.spans.clone();
+        let spans = SharedSpans::new(
+            SpanStore::new(settings_spans),
+            Some(store.clone()),
+            ReplicaId::generate(),
+            settings.traces.flush,
+        );
         let max_exports = settings.traces.max_concurrent_exports;
         let decode_budget = DecodeBudget::new(settings.traces.decode_budget_bytes);
         // Checked by `Config::settings`; an unusable one can only mean no limit.
@@ -93,7 +100,7 @@ impl AppState {
             status_cache,
             store,
             telemetry,
-            spans: SpanStore::new(settings_spans),
+            spans,
             otlp_permits: Semaphore::new(max_exports),
             decode_budget,
             notifier,

@@ -61,6 +61,28 @@ pub enum StoreError {
         /// What does not decode.
         reason: String,
     },
+    /// A stored span bucket that does not decode (a reservoir that is not whole floats,
+    /// negative counts, more errors than spans).
+    #[error("stored span bucket {key} does not decode: {reason}")]
+    CorruptSpans {
+        /// The bucket: series, start, replica and incarnation.
+        key: String,
+        /// What does not decode.
+        reason: String,
+    },
+    /// A read of span buckets that would hold more rows than its limit.
+    #[error(
+        "the spans of {service} {version} fill more than {limit} stored buckets in this range; \
+         ask about a shorter window or one operation"
+    )]
+    TooManySpanBuckets {
+        /// The service read.
+        service: String,
+        /// The version read.
+        version: String,
+        /// The most rows one read takes.
+        limit: usize,
+    },
     /// A verdict whose JSON would not read back (e.g. a non-finite score), refused before
     /// writing so the history holds only rows that decode.
     #[error("verdict {id} cannot be stored: {reason}")]

@@ -15,6 +15,8 @@
 //! - `jobs`: leases that let one replica at a time run a background job ([`jobs::Job`]).
 //! - `sequential`: the running state of sequential canary tests ([`StoredSequential`]), so a
 //!   restart neither loses evidence nor resets a test.
+//! - `spans`: the closed span buckets every replica flushes ([`SpanBucketRow`]), so a gate
+//!   reads the spans of all replicas and of previous runs.
 //!
 //! What holds on both backends, also across processes and replicas: a write returns after its
 //! commit; an outbox claim is a compare-and-swap, so one claimant wins; a notification state
@@ -34,6 +36,7 @@ mod postgres;
 mod schema;
 mod sequential;
 mod sessions;
+mod spans;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -51,6 +54,7 @@ pub use location::{Location, is_postgres_url};
 pub use outbox::{Channel, Enqueued, MessageState, NewMessage, OutboxCounts, OutboxMessage};
 pub use postgres::{DEFAULT_POOL_SIZE, PostgresConfig};
 pub use sequential::StoredSequential;
+pub use spans::{SpanBucketQuery, SpanBucketRow};
 
 use crate::verdict::Outcome;
 
@@ -271,4 +275,13 @@ forward! {
     fn close_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// Deletes the sessions expired at `now`; returns how many.
     fn prune_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Writes closed span buckets in one transaction, each replacing the row of the same
+    /// bucket (same series, start, replica and incarnation) if there is one.
+    fn save_span_buckets(&self, rows: &[SpanBucketRow], now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The span buckets of every replica that `query` selects, in a fixed order (start,
+    /// operation, replica, incarnation); [`StoreError::TooManySpanBuckets`] past its limit.
+    fn span_buckets(&self, query: &SpanBucketQuery<'_>) -> Result<Vec<SpanBucketRow>, StoreError>;
+    /// Deletes the span buckets that started before `cutoff`; returns how many.
+    fn prune_span_buckets(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
 }

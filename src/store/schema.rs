@@ -91,6 +91,29 @@ const MIGRATIONS: &[&str] = &[
          expires_at INTEGER NOT NULL
      );
      CREATE INDEX sessions_by_expiry ON sessions (expires_at);",
+    // 6: the closed span buckets each replica flushes (`source::traces::shared`), so a gate on
+    // any replica, or after a restart, reads the spans every replica received. One row per
+    // bucket a replica held: `replica` is random per process start and `incarnation` numbers
+    // the buckets of one process, so no two buckets share a row; a bucket that gets late spans
+    // is written again whole (the row replaced). `start_ms` is the bucket start in unix
+    // milliseconds (UTC); `sampled_from` the durations the reservoir is a uniform sample of
+    // (its weight); `durations` the reservoir as little-endian f64s.
+    "CREATE TABLE span_buckets (
+         service TEXT NOT NULL,
+         version TEXT NOT NULL,
+         operation TEXT NOT NULL,
+         start_ms INTEGER NOT NULL,
+         replica TEXT NOT NULL,
+         incarnation INTEGER NOT NULL,
+         total INTEGER NOT NULL,
+         errors INTEGER NOT NULL,
+         sampled_from INTEGER NOT NULL,
+         durations BLOB NOT NULL,
+         flushed_at INTEGER NOT NULL,
+         PRIMARY KEY (service, version, operation, start_ms, replica, incarnation)
+     );
+     -- pruning past the retention
+     CREATE INDEX span_buckets_by_start ON span_buckets (start_ms);",
 ];
 
 /// The schema version this build creates and reads.

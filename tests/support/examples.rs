@@ -12,3 +12,34 @@ pub fn example_catalog() -> Catalog {
     assert!(!report.has_errors(), "{:#?}", report.diagnostics);
     report.catalog
 }
+
+/// A service judged from traces alone: span latency of one operation and span errors of all,
+/// the version in `service.version` (the tests that send spans use it).
+pub const CHECKOUT_TRACES: &str = r#"
+apiVersion: slogate/v1
+kind: ServiceLevels
+service: checkout
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        errors: sum(rate(http_requests_total{service="checkout",code=~"5.."}[{{window}}]))
+        total: sum(rate(http_requests_total{service="checkout"}[{{window}}]))
+canary:
+  trace_version_attribute: service.version
+  lookback: 10m
+  metrics:
+    - name: latency
+      source: traces
+      kind: latency
+      operation: "GET /api/v1/orders"
+      direction: increase
+      allowed_increase: 1.1
+    - name: errors
+      source: traces
+      kind: errors
+      direction: increase
+      allowed_increase: 1.2
+      critical: true
+"#;

@@ -7,7 +7,7 @@ use crate::evaluate::describe;
 use std::collections::BTreeMap;
 
 use crate::source::prometheus::{Sample, Series};
-use crate::source::traces::SpanStore;
+use crate::source::traces::SpanBuckets;
 use crate::spec::query::with_label_matcher;
 use crate::spec::{CanaryMeasure, CanaryMetric, CanaryProfile, PromDuration};
 
@@ -127,17 +127,38 @@ pub(super) async fn fetch(
                 );
             };
             let op = operation.as_deref();
-            let side = |side: Option<(String, i64, i64)>| match side {
-                Some((version, start, end)) => {
-                    spans.sample(&sources.service, &version, op, start, end)
-                }
-                None => Default::default(),
-            };
             let latency = matches!(metric.measure, CanaryMeasure::TraceLatency { .. });
+            // Each side read once (memory and the other replicas' buckets in the store), then
+            // cut into minutes in memory for the test.
+            let read = |side: Option<(String, i64, i64)>| async move {
+                let Some((version, start, end)) = side else {
+                    return Ok(None);
+                };
+                spans
+                    .read(&sources.service, &version, op, (start, end), latency)
+                    .await
+                    .map(|buckets| Some((buckets, start, end)))
+            };
+            let (baseline, canary) = match futures::join!(read(baseline_side), read(canary_side)) {
+                (Ok(b), Ok(c)) => (b, c),
+                (Err(e), _) | (_, Err(e)) => {
+                    return MetricData::Missing(format!(
+                        "the spans of every replica could not be read: {e}"
+                    ));
+                }
+            };
             if latency && purpose == Purpose::Test {
-                return minute_medians(spans, &sources.service, op, request);
+                return minute_medians(
+                    baseline.as_ref().map(|(buckets, _, _)| buckets),
+                    canary.as_ref().map(|(buckets, _, _)| buckets),
+                    request,
+                );
             }
-            let (b, c) = (side(baseline_side), side(canary_side));
+            let whole = |side: Option<(SpanBuckets, i64, i64)>| {
+                side.map(|(buckets, start, end)| buckets.sample(start, end))
+                    .unwrap_or_default()
+            };
+            let (b, c) = (whole(baseline), whole(canary));
             if latency {
                 MetricData::Values {
                     baseline: b.durations,
@@ -213,29 +234,28 @@ pub(super) fn per_minute(metric: &CanaryMetric) -> bool {
 /// holding only the seconds the spans have reached into it, does not decide the variance, and
 /// a service with few requests is judged on longer buckets.
 fn minute_medians(
-    spans: &SpanStore,
-    service: &str,
-    operation: Option<&str>,
+    baseline: Option<&SpanBuckets>,
+    canary: Option<&SpanBuckets>,
     request: &CanaryRequest,
 ) -> MetricData {
     let mut minutes = Vec::new();
     let mut start = request.start;
     // The baseline's minute at the same offset from its own window's start.
-    let baseline = request.baseline_window();
+    let baseline_window = request.baseline_window();
     while start < request.end {
         let end = (start + MINUTE).min(request.end);
-        let side = |version: &str, start: i64, end: i64| {
-            spans
-                .sample(service, version, operation, start, end)
-                .durations
+        let side = |buckets: Option<&SpanBuckets>, start: i64, end: i64| {
+            buckets
+                .map(|b| b.sample(start, end).durations)
+                .unwrap_or_default()
         };
-        let baseline_minute = baseline
+        let baseline_minute = baseline_window
             .map(|(b_start, b_end)| {
                 let from = b_start + (start - request.start);
-                side(&request.baseline, from, (from + (end - start)).min(b_end))
+                side(baseline, from, (from + (end - start)).min(b_end))
             })
             .unwrap_or_default();
-        minutes.push((baseline_minute, side(&request.canary, start, end)));
+        minutes.push((baseline_minute, side(canary, start, end)));
         start = end;
     }
     let (baseline, canary) = paired_medians(minutes);

@@ -15,7 +15,7 @@ use crate::analysis::canary::absolute::{self, Level};
 use crate::analysis::canary::{self, CanaryJudgement, MetricData};
 use crate::analysis::sequential::{self, AnalysisState, Judging, MetricState, Test};
 use crate::source::prometheus::QuerySource;
-use crate::source::traces::SpanStore;
+use crate::source::traces::SharedSpans;
 use crate::spec::CanaryProfile;
 use crate::verdict::{Check, Verdict, VerdictKind, Window, new_id, rfc3339};
 use fetch::{Purpose, fetch};
@@ -75,9 +75,10 @@ pub struct CanarySources<'a> {
     pub service: String,
     /// Prometheus, for the `prometheus` metrics.
     pub prometheus: &'a dyn QuerySource,
-    /// The spans received over OTLP, for the `traces` metrics; `None` outside `slogate serve`
-    /// (those metrics are then `nodata`).
-    pub spans: Option<&'a SpanStore>,
+    /// The spans received over OTLP (this replica's, and every replica's closed buckets in
+    /// the store), for the `traces` metrics; `None` outside `slogate serve` (those metrics
+    /// are then `nodata`).
+    pub spans: Option<&'a SharedSpans>,
 }
 
 /// Step of range queries for value metrics: one sample per minute, a scrape interval.

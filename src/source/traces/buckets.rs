@@ -4,9 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::merge::BucketData;
 use super::reservoir::{Reservoir, fnv1a, mix};
 use super::span::{MAX_NAME_BYTES, SpanFacts};
-use super::windows::{SpanSample, SpanStore};
+use super::windows::SpanStore;
 
 /// Separates service, version and operation in a series key: 0xFF never occurs in UTF-8, so
 /// no name can forge another series' key.
@@ -46,6 +47,20 @@ pub(crate) struct Buckets {
     buckets: usize,
     /// Buckets evicted before their time.
     evicted: u64,
+    /// The incarnation of the next bucket made: a bucket evicted and made again for late spans
+    /// is another bucket, and its row in the store another row.
+    next_incarnation: u64,
+}
+
+/// A closed bucket not yet written to the store as it is now, with its series' names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlushItem {
+    /// `service.name`.
+    pub service: String,
+    /// The version.
+    pub version: String,
+    /// The bucket (its operation, counts and reservoir).
+    pub bucket: BucketData,
 }
 
 /// One service, version and operation.
@@ -70,6 +85,11 @@ struct Bucket {
     errors: u64,
     /// A uniform sample of their durations.
     reservoir: Reservoir,
+    /// Its serial number in this process (see [`Buckets::next_incarnation`]).
+    incarnation: u64,
+    /// `total` when it was last written to the store (0: never): a bucket whose total moved on
+    /// since, late spans included, is written again.
+    flushed_total: u64,
 }
 
 /// The worst bytes one bucket can cost, its share of a series included (each series has a
@@ -92,12 +112,24 @@ fn arc_bytes(len: usize) -> usize {
 
 /// Writes the series key of `facts` into `key`, reusing its allocation.
 pub(crate) fn pack(key: &mut Vec<u8>, facts: &SpanFacts<'_>) {
+    pack_names(key, facts.service, &facts.version, facts.operation);
+}
+
+/// Writes the series key of the three names into `key`, reusing its allocation.
+pub(crate) fn pack_names(key: &mut Vec<u8>, service: &str, version: &str, operation: &str) {
     key.clear();
-    key.extend_from_slice(facts.service.as_bytes());
+    key.extend_from_slice(service.as_bytes());
     key.push(SEPARATOR);
-    key.extend_from_slice(facts.version.as_bytes());
+    key.extend_from_slice(version.as_bytes());
     key.push(SEPARATOR);
-    key.extend_from_slice(facts.operation.as_bytes());
+    key.extend_from_slice(operation.as_bytes());
+}
+
+/// The seed root of a series, the same in every process: FNV-1a of its key.
+pub(crate) fn series_seed(service: &str, version: &str, operation: &str) -> u64 {
+    let mut key = Vec::with_capacity(service.len() + version.len() + operation.len() + 2);
+    pack_names(&mut key, service, version, operation);
+    fnv1a(&key)
 }
 
 impl Series {
@@ -107,6 +139,16 @@ impl Series {
         parts.next() == Some(service.as_bytes())
             && parts.next() == Some(version.as_bytes())
             && operation.is_none_or(|operation| parts.next() == Some(operation.as_bytes()))
+    }
+
+    /// Part `n` of the key (0 service, 1 version, 2 operation); the key was packed from UTF-8
+    /// names split by a byte UTF-8 never holds, so each part is UTF-8 again.
+    fn part(&self, n: usize) -> &str {
+        self.key
+            .split(|byte| *byte == SEPARATOR)
+            .nth(n)
+            .and_then(|part| std::str::from_utf8(part).ok())
+            .unwrap_or("")
     }
 
     fn bucket_mut(&mut self, start_ns: u64) -> Option<&mut Bucket> {
@@ -119,6 +161,21 @@ impl Series {
 }
 
 impl Bucket {
+    /// A copy of the bucket as the merge reads it.
+    fn data(&self, series_seed: u64, operation: &str, replica: &Arc<str>) -> BucketData {
+        BucketData {
+            operation: operation.to_string(),
+            start_ns: self.start_ns,
+            replica: Arc::clone(replica),
+            incarnation: self.incarnation,
+            series_seed,
+            total: self.total,
+            errors: self.errors,
+            sampled_from: self.total,
+            durations: self.reservoir.values().to_vec(),
+        }
+    }
+
     fn add(&mut self, facts: &SpanFacts<'_>, reservoir: usize) {
         self.reservoir.offer(facts.seconds, self.total, reservoir);
         self.total += 1;
@@ -144,6 +201,8 @@ impl Buckets {
             Some(&id) => id,
             None => self.insert_series(key),
         };
+        let incarnation = self.next_incarnation;
+        self.next_incarnation += 1;
         let series = self.series_mut(id)?;
         let at = series.buckets.partition_point(|b| b.start_ns < start_ns);
         series.buckets.insert(
@@ -153,6 +212,8 @@ impl Buckets {
                 total: 0,
                 errors: 0,
                 reservoir: Reservoir::new(mix(series.seed ^ start_ns)),
+                incarnation,
+                flushed_total: 0,
             },
         );
         series.buckets.get_mut(at)?.add(facts, cap);
@@ -247,49 +308,80 @@ impl Buckets {
         self.evicted
     }
 
-    /// The sample of [`SpanStore::sample`] for buckets starting in `[low_ns, high_ns)`.
-    pub(crate) fn sample(
+    /// Copies of the buckets of `service`/`version` (and `operation`, when given) starting in
+    /// `[low_ns, high_ns)`, marked as `replica`'s: what [`super::merge::sample`] merges.
+    pub(crate) fn views(
         &self,
+        replica: &Arc<str>,
         service: &str,
         version: &str,
         operation: Option<&str>,
         (low_ns, high_ns): (u64, u64),
-    ) -> SpanSample {
-        let mut chosen: Vec<(&Series, &Bucket)> = self
-            .series
+    ) -> Vec<BucketData> {
+        self.series
             .iter()
             .flatten()
             .filter(|series| series.matches(service, version, operation))
-            .flat_map(|series| series.buckets.iter().map(move |bucket| (series, bucket)))
-            .filter(|(_, bucket)| (low_ns..high_ns).contains(&bucket.start_ns))
-            .collect();
-        // A fixed order (time, then key), so the answer does not depend on slot reuse.
-        chosen.sort_by(|a, b| (a.1.start_ns, &a.0.key).cmp(&(b.1.start_ns, &b.0.key)));
-        let share = chosen
-            .iter()
-            .filter(|(_, bucket)| bucket.total > 0)
-            .map(|(_, bucket)| bucket.reservoir.values().len() as f64 / bucket.total as f64)
-            .fold(1.0f64, f64::min);
-        let mut sample = SpanSample {
-            sampled: share < 1.0,
-            ..SpanSample::default()
-        };
-        for (series, bucket) in chosen {
-            sample.total += bucket.total;
-            sample.errors += bucket.errors;
-            let kept = bucket.reservoir.values().len();
-            let take = if sample.sampled {
-                ((share * bucket.total as f64).round() as usize).min(kept)
-            } else {
-                kept
+            .flat_map(|series| {
+                let operation = series.part(2);
+                series
+                    .buckets
+                    .iter()
+                    .filter(|b| (low_ns..high_ns).contains(&b.start_ns))
+                    .map(move |b| b.data(series.seed, operation, replica))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` buckets that ended by `closed_by_ns` (`u64::MAX`: every bucket, open ones
+    /// too) and took spans since they were last written, oldest first.
+    pub(crate) fn to_flush(
+        &self,
+        replica: &Arc<str>,
+        window_ns: u64,
+        closed_by_ns: u64,
+        limit: usize,
+    ) -> Vec<FlushItem> {
+        let mut items = Vec::new();
+        for &(start_ns, id) in &self.by_age {
+            if items.len() >= limit || start_ns.saturating_add(window_ns) > closed_by_ns {
+                break;
+            }
+            let Some(series) = self.series.get(id).and_then(Option::as_ref) else {
+                continue;
             };
-            // Not the reservoir's own seed: the subsample must not replay its draws.
-            let seed = mix(series.seed ^ bucket.start_ns ^ 0x5A5A_5A5A_5A5A_5A5A);
-            bucket
-                .reservoir
-                .subsample_into(take, seed, &mut sample.durations);
+            let Some(bucket) = series.buckets.iter().find(|b| b.start_ns == start_ns) else {
+                continue;
+            };
+            if bucket.total > bucket.flushed_total {
+                items.push(FlushItem {
+                    service: series.part(0).to_string(),
+                    version: series.part(1).to_string(),
+                    bucket: bucket.data(series.seed, series.part(2), replica),
+                });
+            }
         }
-        sample
+        items
+    }
+
+    /// Notes that `items` are written as they were when taken: a bucket that took more spans
+    /// since stays due.
+    pub(crate) fn mark_flushed(&mut self, items: &[FlushItem]) {
+        let mut key = Vec::with_capacity(128);
+        for item in items {
+            let b = &item.bucket;
+            pack_names(&mut key, &item.service, &item.version, &b.operation);
+            let Some(&id) = self.index.get(key.as_slice()) else {
+                continue;
+            };
+            if let Some(bucket) = self.series_mut(id).and_then(|s| {
+                s.buckets
+                    .iter_mut()
+                    .find(|x| x.start_ns == b.start_ns && x.incarnation == b.incarnation)
+            }) {
+                bucket.flushed_total = bucket.flushed_total.max(b.total);
+            }
+        }
     }
 
     /// Bytes held, counted from lengths and capacities.

@@ -100,12 +100,19 @@ impl Reservoir {
     /// Appends `k` of the kept values (all of them when `k` is at least their number), chosen
     /// uniformly without replacement by a partial Fisher-Yates shuffle. `seed` fixes the
     /// choice, so the same store answers the same query with the same values.
+    #[cfg(test)]
     pub(crate) fn subsample_into(&self, k: usize, seed: u64, out: &mut Vec<f64>) {
-        if k >= self.values.len() {
-            out.extend_from_slice(&self.values);
+        Self::subsample_slice_into(&self.values, k, seed, out);
+    }
+
+    /// [`Reservoir::subsample_into`] of kept values read back from elsewhere (the store): the
+    /// same values and seed draw the same subsample.
+    pub(crate) fn subsample_slice_into(values: &[f64], k: usize, seed: u64, out: &mut Vec<f64>) {
+        if k >= values.len() {
+            out.extend_from_slice(values);
             return;
         }
-        let mut pool = self.values.clone();
+        let mut pool = values.to_vec();
         let mut rng = SplitMix64::new(seed);
         for i in 0..k {
             let remaining = (pool.len() - i) as u64;

@@ -38,6 +38,28 @@ pub struct SpanSettings {
     pub max_buckets: usize,
 }
 
+/// When this replica writes its closed buckets to the store ([`super::SharedSpans`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushSettings {
+    /// How often the buckets due are written (default 5 s): with the grace, how long after a
+    /// bucket's end other replicas see it, and what `kill -9` can lose beyond the open bucket.
+    pub interval: Duration,
+    /// How long after its end a bucket waits for late spans before it is first written
+    /// (default 10 s): exporters batch spans for about 5 s (the OpenTelemetry SDK's default
+    /// schedule delay), so most spans of a bucket are in by then. Spans later still are not
+    /// lost: the bucket is written again, whole, at the next flush.
+    pub grace: Duration,
+}
+
+impl Default for FlushSettings {
+    fn default() -> Self {
+        FlushSettings {
+            interval: Duration::from_secs(5),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
 impl Default for SpanSettings {
     fn default() -> Self {
         let reservoir = 1024;

@@ -6,12 +6,13 @@
 //! step, so request tasks hardly wait on each other; one lock also keeps the bound global and
 //! eviction exact (oldest bucket first across every series), which shards would not.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::buckets::{Buckets, Limits, pack};
+use super::buckets::{Buckets, FlushItem, Limits, pack};
+use super::merge::{self, BucketData};
 use super::settings::{MAX_FUTURE, SpanSettings};
 use super::span::{self, Accepting};
 
@@ -174,8 +175,42 @@ impl SpanStore {
         start: i64,
         end: i64,
     ) -> SpanSample {
-        let (low, high) = (self.boundary_ns(start), self.boundary_ns(end));
-        self.lock().sample(service, version, operation, (low, high))
+        let range = self.range_ns(start, end);
+        let views = self.views(&Arc::from(""), service, version, operation, range);
+        merge::sample(&views, range)
+    }
+
+    /// Copies of the buckets [`SpanStore::sample`] would merge for `range`
+    /// ([`SpanStore::range_ns`]), marked as `replica`'s, to merge with buckets of other
+    /// replicas.
+    pub fn views(
+        &self,
+        replica: &Arc<str>,
+        service: &str,
+        version: &str,
+        operation: Option<&str>,
+        range: (u64, u64),
+    ) -> Vec<BucketData> {
+        self.lock()
+            .views(replica, service, version, operation, range)
+    }
+
+    /// `[start, end)` in Unix seconds as the bucket starts it covers, in nanoseconds: both
+    /// rounded up to bucket boundaries (see [`SpanStore::sample`]).
+    pub fn range_ns(&self, start: i64, end: i64) -> (u64, u64) {
+        (self.boundary_ns(start), self.boundary_ns(end))
+    }
+
+    /// Up to `limit` buckets to write to the store, oldest first: those that ended by
+    /// `closed_by_ns` (`u64::MAX`: open ones too) and took spans since their last write.
+    pub fn to_flush(&self, replica: &Arc<str>, closed_by_ns: u64, limit: usize) -> Vec<FlushItem> {
+        self.lock()
+            .to_flush(replica, self.limits.window_ns, closed_by_ns, limit)
+    }
+
+    /// Notes that `items` (from [`SpanStore::to_flush`]) are written.
+    pub fn mark_flushed(&self, items: &[FlushItem]) {
+        self.lock().mark_flushed(items);
     }
 
     /// Drops the buckets whose spans all ended before the retention (ingest does it too).
@@ -209,16 +244,25 @@ impl SpanStore {
 
     /// Unix seconds to nanoseconds, rounded up to a bucket boundary.
     fn boundary_ns(&self, seconds: i64) -> u64 {
-        let ns = u64::try_from(seconds)
-            .unwrap_or(0)
-            .saturating_mul(1_000_000_000);
-        let window = self.limits.window_ns;
-        ns.div_ceil(window).saturating_mul(window)
+        boundary_ns(seconds, self.limits.window_ns)
+    }
+
+    /// The bucket width in nanoseconds.
+    pub fn window_ns(&self) -> u64 {
+        self.limits.window_ns
     }
 }
 
+/// Unix seconds to nanoseconds, rounded up to a boundary of buckets `window_ns` wide.
+pub(crate) fn boundary_ns(seconds: i64, window_ns: u64) -> u64 {
+    let ns = u64::try_from(seconds)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000);
+    ns.div_ceil(window_ns).saturating_mul(window_ns)
+}
+
 /// `now` in nanoseconds since the Unix epoch, 0 before it and saturated after 2262.
-fn unix_nanos(now: DateTime<Utc>) -> u64 {
+pub(crate) fn unix_nanos(now: DateTime<Utc>) -> u64 {
     let ns = now
         .timestamp_nanos_opt()
         .unwrap_or(if now.timestamp() < 0 { 0 } else { i64::MAX });

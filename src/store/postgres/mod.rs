@@ -19,6 +19,7 @@ mod history;
 mod locks;
 mod outbox;
 mod schema;
+mod spans;
 mod state;
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ fn replicas_starting_together_migrate_once() {
     let crate::store::Backend::Postgres(pg) = &a.backend else {
         panic!("not postgres")
     };
-    assert_eq!(super::schema::applied(pg), [1]);
+    assert_eq!(super::schema::applied(pg), [1, 2]);
     assert_eq!(b.count().unwrap(), 0);
 }
 

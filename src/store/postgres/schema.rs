@@ -75,6 +75,22 @@ const MIGRATIONS: &[&str] = &[
          expires_at BIGINT NOT NULL
      );
      CREATE INDEX sessions_by_expiry ON sessions (expires_at);"#,
+    // 2: SQLite's version 6, the closed span buckets of every replica (see `store/schema.rs`).
+    r#"CREATE TABLE span_buckets (
+         service TEXT COLLATE "C" NOT NULL,
+         version TEXT COLLATE "C" NOT NULL,
+         operation TEXT COLLATE "C" NOT NULL,
+         start_ms BIGINT NOT NULL,
+         replica TEXT COLLATE "C" NOT NULL,
+         incarnation BIGINT NOT NULL,
+         total BIGINT NOT NULL,
+         errors BIGINT NOT NULL,
+         sampled_from BIGINT NOT NULL,
+         durations BYTEA NOT NULL,
+         flushed_at BIGINT NOT NULL,
+         PRIMARY KEY (service, version, operation, start_ms, replica, incarnation)
+     );
+     CREATE INDEX span_buckets_by_start ON span_buckets (start_ms);"#,
 ];
 
 /// The schema version this build creates and reads.
@@ -151,7 +167,7 @@ mod tests {
         let crate::store::Backend::Postgres(pg) = &store.backend else {
             panic!("not postgres")
         };
-        assert_eq!(super::applied(pg), [1]);
+        assert_eq!(super::applied(pg), [1, 2]);
         pg.conn("test")
             .unwrap()
             .batch_execute("INSERT INTO schema_migrations (version) VALUES (99)")
