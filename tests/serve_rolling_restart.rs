@@ -17,13 +17,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use serde_json::{Value, json};
 use support::asker::{Analysis, Ask, Load, Outcome};
 use support::haproxy::HaproxyGuard;
 use support::postgres::Cluster;
 use support::prometheus::{PrometheusGuard, free_port};
 use support::receivers::{Receiver, notify_config};
 use support::scenario::{Scenario, Segment, Workload};
-use support::slogate::{ServeOptions, SlogateGuard};
+use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
 
 const HOUR: u64 = 3600;
 /// Phases of the test, as the asks are tagged.
@@ -33,6 +34,12 @@ const SIGKILL: usize = 2;
 const AFTER: usize = 3;
 const SERVICE: &str = "financeanalyst-api";
 const BASELINE: &str = "stable-7d9f";
+const SPANS_SERVICE: &str = "finbot-api";
+const SPANS_OPERATION: &str = "POST /api/v1/chat";
+const SPANS_CANARY: &str = "canary-5c1e";
+/// Span windows of 10 s, written 1 s after they close and checked every second: the test
+/// waits seconds, not minutes, for every span to be in the store.
+const TRACES: &str = "traces: {window: 10s, flush_interval: 1s, flush_grace: 1s}\n";
 
 fn workload(version: Option<&str>, service: &str, error_ratio: f64) -> Workload {
     Workload {
@@ -83,8 +90,13 @@ fn analyses(scenario: &Scenario) -> Vec<Analysis> {
         Analysis::Slo {
             service: "reconciliation-backend".into(),
         },
+        // Spans of a service judged on them (finbot-api's answer-latency), both versions,
+        // until the SIGKILL phase: the check after it is then exact.
         Analysis::Spans {
-            service: SERVICE.into(),
+            service: SPANS_SERVICE.into(),
+            operation: SPANS_OPERATION.into(),
+            versions: [BASELINE.into(), SPANS_CANARY.into()],
+            until_phase: SIGKILL,
         },
     ]
 }
@@ -149,7 +161,7 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
         db: Some(db_url.into()),
         // A drain of 2 s: twenty of HAProxy's 100 ms health checks.
         config: format!(
-            "{}connections: {{shutdown_drain: 2s, shutdown_grace: 15s}}\n",
+            "{}connections: {{shutdown_drain: 2s, shutdown_grace: 15s}}\n{TRACES}",
             notify_config(&slack, &pagerduty, secrets.path(), "200ms")
         ),
         ..ServeOptions::new(&prometheus.url)
@@ -171,6 +183,12 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
     }
 
     load.phase.store(SIGKILL, Ordering::SeqCst);
+    // The spans stop here. Once replica 1 alone counts every one of them, each replica has
+    // written its windows (replica 1 sees the others' only through the store): the SIGKILL
+    // then takes no span with it.
+    let spans = load.spans.lock().unwrap().clone();
+    let window = span_window(&spans);
+    wait_until_counted(&replicas.running[1], &spans, window);
     // Killed while HAProxy has a request on it, if one comes within ten seconds.
     let busy_deadline = Instant::now() + Duration::from_secs(10);
     let (before, started_before) = loop {
@@ -217,6 +235,19 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
         killed as u64 <= in_flight_bound,
         "{killed} asks failed at the SIGKILL, more than the {in_flight_bound} in flight: {:#?}",
         [failed(SIGKILL), failed(AFTER)].concat()
+    );
+
+    // Through the balancer, after the SIGKILL and the restart: every span counted once.
+    let counted = span_counts(&haproxy.url, window);
+    eprintln!(
+        "spans: {} accepted across the SIGTERM restarts, counted {counted:?} (baseline, \
+         canary) after the SIGKILL",
+        spans.len()
+    );
+    assert_eq!(
+        counted,
+        expected_counts(&spans),
+        "spans lost or counted twice"
     );
 
     let mut db = postgres::Client::connect(&cluster.dsn(&db_name(&base)), postgres::NoTls).unwrap();
@@ -493,5 +524,73 @@ fn each_change_is_told_once(
         got.sort_by_key(order);
         assert_eq!(got, sent, "{channel}: each message once");
         assert_eq!(receiver.problems(), Vec::<String>::new());
+    }
+}
+
+/// The whole 10-second windows that hold `spans` (a minute at least), unix seconds.
+fn span_window(spans: &[(String, i64)]) -> (i64, i64) {
+    assert!(!spans.is_empty(), "no span was accepted");
+    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
+    let first = spans.iter().map(|s| secs(s.1)).min().unwrap();
+    let last = spans.iter().map(|s| secs(s.1)).max().unwrap();
+    let end = last.div_euclid(10) * 10 + 10;
+    // A gate's window is at least a minute long; no span was sent before the first.
+    ((first.div_euclid(10) * 10).min(end - 60), end)
+}
+
+/// Spans sent of each version: (baseline, canary).
+fn expected_counts(spans: &[(String, i64)]) -> (u64, u64) {
+    let of = |v: &str| spans.iter().filter(|s| s.0 == v).count() as u64;
+    (of(BASELINE), of(SPANS_CANARY))
+}
+
+/// The span counts of the canary gate's answer-latency check over `window`, asked at `url`:
+/// (baseline, canary).
+fn span_counts(url: &str, (start, end): (i64, i64)) -> (u64, u64) {
+    let body = json!({
+        "service": SPANS_SERVICE,
+        "baseline": {"version": BASELINE},
+        "canary": {"version": SPANS_CANARY},
+        "window": {"start": start.to_string(), "end": end.to_string()},
+    });
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/v1/gates/canary"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = answer.status().as_u16();
+    let verdict: Value = answer.json().unwrap();
+    assert_eq!(status, 200, "{verdict:#}");
+    let check = verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "answer-latency")
+        .unwrap_or_else(|| panic!("no answer-latency check: {verdict:#}"))
+        .clone();
+    let n = |side: &str| check[side]["n"].as_u64().unwrap_or(0);
+    (n("baseline"), n("canary"))
+}
+
+/// Polls `replica`'s gate (at most 30 s) until it counts every span of `spans`; never more.
+fn wait_until_counted(replica: &SlogateGuard, spans: &[(String, i64)], window: (i64, i64)) {
+    let expected = expected_counts(spans);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let counted = span_counts(&replica.url, window);
+        assert!(
+            counted.0 <= expected.0 && counted.1 <= expected.1,
+            "spans counted twice: {counted:?} of {expected:?}"
+        );
+        if counted == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 30 s replica 1 counts {counted:?} of {expected:?} spans:\n{}",
+            replica.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

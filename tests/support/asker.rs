@@ -4,8 +4,8 @@
 //! with the phase of the test it was made in, for the test to count errors and check the
 //! answers afterwards.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,14 @@ pub enum Analysis {
     },
     /// The error-budget gate of `service`.
     Slo { service: String },
-    /// OTLP/HTTP JSON exports of one span each, for `service`.
-    Spans { service: String },
+    /// OTLP/HTTP JSON exports of one span `operation` each, for `service`, alternately of
+    /// each of `versions`, while the test's phase is before `until_phase`.
+    Spans {
+        service: String,
+        operation: String,
+        versions: [String; 2],
+        until_phase: usize,
+    },
 }
 
 /// How one ask ended.
@@ -41,8 +47,8 @@ pub enum Outcome {
         verdict: String,
         look: Option<u64>,
     },
-    /// 2xx from the OTLP receiver.
-    Accepted,
+    /// 2xx from the OTLP receiver, for a span of `version` ending at `end_ns`.
+    Accepted { version: String, end_ns: i64 },
     /// Any other status, with the body.
     Status(u16, String),
     /// No answer: a connection error or a timeout.
@@ -63,7 +69,10 @@ pub struct Ask {
 impl Ask {
     /// Whether it got a 2xx.
     pub fn ok(&self) -> bool {
-        matches!(self.outcome, Outcome::Verdict { .. } | Outcome::Accepted)
+        matches!(
+            self.outcome,
+            Outcome::Verdict { .. } | Outcome::Accepted { .. }
+        )
     }
 }
 
@@ -81,6 +90,8 @@ pub struct Load {
     pub in_flight: Arc<AtomicI64>,
     /// When the load began.
     pub began: Instant,
+    /// The spans accepted so far: version and end (unix nanoseconds).
+    pub spans: Arc<Mutex<Vec<(String, i64)>>>,
 }
 
 impl Load {
@@ -91,6 +102,7 @@ impl Load {
         let started = Arc::new(AtomicU64::new(0));
         let finished = Arc::new(AtomicU64::new(0));
         let in_flight = Arc::new(AtomicI64::new(0));
+        let spans = Arc::new(Mutex::new(Vec::new()));
         let threads = analyses
             .iter()
             .cloned()
@@ -105,6 +117,7 @@ impl Load {
                     started: started.clone(),
                     finished: finished.clone(),
                     in_flight: in_flight.clone(),
+                    spans: spans.clone(),
                     period: Duration::from_secs_f64(1.0 / per_second),
                 };
                 std::thread::spawn(move || worker.run())
@@ -118,6 +131,7 @@ impl Load {
             finished,
             in_flight,
             began: Instant::now(),
+            spans,
         }
     }
 
@@ -156,6 +170,7 @@ struct Worker {
     started: Arc<AtomicU64>,
     finished: Arc<AtomicU64>,
     in_flight: Arc<AtomicI64>,
+    spans: Arc<Mutex<Vec<(String, i64)>>>,
     period: Duration,
 }
 
@@ -176,10 +191,18 @@ impl Worker {
             }
             next += self.period;
             let phase = self.phase.load(Ordering::SeqCst);
+            if let Analysis::Spans { until_phase, .. } = &self.analysis
+                && phase >= *until_phase
+            {
+                continue;
+            }
             self.started.fetch_add(1, Ordering::SeqCst);
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             let outcome = self.ask(&client, n);
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if let Outcome::Accepted { version, end_ns } = &outcome {
+                self.spans.lock().unwrap().push((version.clone(), *end_ns));
+            }
             self.finished.fetch_add(1, Ordering::SeqCst);
             asks.push(Ask {
                 analysis: self.index,
@@ -209,7 +232,17 @@ impl Worker {
                 ("/api/v1/gates/canary", body)
             }
             Analysis::Slo { service } => ("/api/v1/gates/slo", json!({"service": service})),
-            Analysis::Spans { service } => ("/v1/traces", span_export(service, n)),
+            Analysis::Spans {
+                service,
+                operation,
+                versions,
+                ..
+            } => {
+                let version = &versions[(n % 2) as usize];
+                let end_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+                let export = span_export(service, operation, version, end_ns, n);
+                ("/v1/traces", export)
+            }
         };
         let sent = client
             .post(format!("{}{path}", self.url))
@@ -229,8 +262,12 @@ impl Worker {
         if !(200..300).contains(&status) {
             return Outcome::Status(status, text);
         }
-        if matches!(self.analysis, Analysis::Spans { .. }) {
-            return Outcome::Accepted;
+        if let Analysis::Spans { versions, .. } = &self.analysis {
+            let sent = &content["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+            return Outcome::Accepted {
+                version: versions[(n % 2) as usize].clone(),
+                end_ns: sent["endTimeUnixNano"].as_str().unwrap().parse().unwrap(),
+            };
         }
         let verdict: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
@@ -249,22 +286,22 @@ impl Worker {
     }
 }
 
-/// An OTLP/HTTP JSON export of one server span of `service`, ending now.
-fn span_export(service: &str, n: i64) -> Value {
-    let end = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let start = end - 20_000_000 - (n % 7) * 1_000_000;
+/// An OTLP/HTTP JSON export of one server span `operation` of `service` at `version`, ending
+/// at `end_ns`.
+fn span_export(service: &str, operation: &str, version: &str, end_ns: i64, n: i64) -> Value {
+    let start = end_ns - 20_000_000 - (n % 7) * 1_000_000;
     json!({"resourceSpans": [{
         "resource": {"attributes": [
             {"key": "service.name", "value": {"stringValue": service}},
-            {"key": "k8s.pod.label.rollouts-pod-template-hash", "value": {"stringValue": "stable-7d9f"}},
+            {"key": "k8s.pod.label.rollouts-pod-template-hash", "value": {"stringValue": version}},
         ]},
         "scopeSpans": [{"spans": [{
             "traceId": format!("{:032x}", 0x5eed_0000_u128 + n as u128),
             "spanId": format!("{:016x}", 0x5eed_u64 + n as u64),
-            "name": "GET /api/v1/transactions",
+            "name": operation,
             "kind": 2,
             "startTimeUnixNano": start.to_string(),
-            "endTimeUnixNano": end.to_string(),
+            "endTimeUnixNano": end_ns.to_string(),
             "status": {},
         }]}],
     }]})
