@@ -109,6 +109,21 @@ fn recordings(slos: &Path, ends: &[i64], minutes: i64) -> String {
         .collect()
 }
 
+/// How many distinct windows the catalog's SLOs read (their SLI windows and alert windows).
+fn distinct_windows(slos: &Path) -> usize {
+    let report = slogate::spec::load_paths(&[slos.to_path_buf()]);
+    let catalog = report.catalog;
+    let mut windows = std::collections::BTreeSet::new();
+    for service in &catalog.services {
+        for (slo, alert) in slogate::analysis::slo::selected(service, None, &catalog.alert_windows)
+        {
+            windows.extend(slogate::analysis::slo::needed_windows(slo, &alert));
+            windows.extend(alert.distinct_windows());
+        }
+    }
+    windows.len()
+}
+
 /// Median time of `views` sequential GETs of `path` (after one warm-up), and queries per view.
 fn measure(
     slogate: &SlogateGuard,
@@ -190,6 +205,11 @@ fn main() {
         "backfilled {} SLOs' recordings in {:.1} s",
         services * SLOS_PER_SERVICE,
         t.elapsed().as_secs_f64()
+    );
+    println!(
+        "distinct windows the catalog's SLOs need: {} (the rules read asks at most 2 a window, \
+         plus 2 meta queries)",
+        distinct_windows(&slos)
     );
     println!(
         "| evaluation | path | median per view | Prometheus queries per view | peak in flight at Prometheus |"

@@ -17,14 +17,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::{Value, json};
-use support::asker::{Analysis, Ask, Load, Outcome};
+use support::asker::{Analysis, Ask, Load, Outcome, SpanCheck, span_window};
 use support::haproxy::HaproxyGuard;
 use support::postgres::Cluster;
 use support::prometheus::{PrometheusGuard, free_port};
 use support::receivers::{Receiver, notify_config};
 use support::scenario::{Scenario, Segment, Workload};
-use support::slogate::{ServeOptions, SlogateGuard, TOKEN};
+use support::slogate::{ServeOptions, SlogateGuard};
 
 const HOUR: u64 = 3600;
 /// Phases of the test, as the asks are tagged.
@@ -187,8 +186,13 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
     // written its windows (replica 1 sees the others' only through the store): the SIGKILL
     // then takes no span with it.
     let spans = load.spans.lock().unwrap().clone();
-    let window = span_window(&spans);
-    wait_until_counted(&replicas.running[1], &spans, window);
+    let check = SpanCheck {
+        service: SPANS_SERVICE,
+        metric: "answer-latency",
+        versions: [BASELINE, SPANS_CANARY],
+        window: span_window(&spans, 10),
+    };
+    check.wait_until_counted(&replicas.running[1], &spans);
     // Killed while HAProxy has a request on it, if one comes within ten seconds.
     let busy_deadline = Instant::now() + Duration::from_secs(10);
     let (before, started_before) = loop {
@@ -238,7 +242,7 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
     );
 
     // Through the balancer, after the SIGKILL and the restart: every span counted once.
-    let counted = span_counts(&haproxy.url, window);
+    let counted = check.counts(&haproxy.url);
     eprintln!(
         "spans: {} accepted across the SIGTERM restarts, counted {counted:?} (baseline, \
          canary) after the SIGKILL",
@@ -246,7 +250,7 @@ fn a_rolling_restart_behind_haproxy_loses_no_ask_and_keeps_every_verdict_and_loo
     );
     assert_eq!(
         counted,
-        expected_counts(&spans),
+        check.expected(&spans),
         "spans lost or counted twice"
     );
 
@@ -524,73 +528,5 @@ fn each_change_is_told_once(
         got.sort_by_key(order);
         assert_eq!(got, sent, "{channel}: each message once");
         assert_eq!(receiver.problems(), Vec::<String>::new());
-    }
-}
-
-/// The whole 10-second windows that hold `spans` (a minute at least), unix seconds.
-fn span_window(spans: &[(String, i64)]) -> (i64, i64) {
-    assert!(!spans.is_empty(), "no span was accepted");
-    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
-    let first = spans.iter().map(|s| secs(s.1)).min().unwrap();
-    let last = spans.iter().map(|s| secs(s.1)).max().unwrap();
-    let end = last.div_euclid(10) * 10 + 10;
-    // A gate's window is at least a minute long; no span was sent before the first.
-    ((first.div_euclid(10) * 10).min(end - 60), end)
-}
-
-/// Spans sent of each version: (baseline, canary).
-fn expected_counts(spans: &[(String, i64)]) -> (u64, u64) {
-    let of = |v: &str| spans.iter().filter(|s| s.0 == v).count() as u64;
-    (of(BASELINE), of(SPANS_CANARY))
-}
-
-/// The span counts of the canary gate's answer-latency check over `window`, asked at `url`:
-/// (baseline, canary).
-fn span_counts(url: &str, (start, end): (i64, i64)) -> (u64, u64) {
-    let body = json!({
-        "service": SPANS_SERVICE,
-        "baseline": {"version": BASELINE},
-        "canary": {"version": SPANS_CANARY},
-        "window": {"start": start.to_string(), "end": end.to_string()},
-    });
-    let answer = reqwest::blocking::Client::new()
-        .post(format!("{url}/api/v1/gates/canary"))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .unwrap();
-    let status = answer.status().as_u16();
-    let verdict: Value = answer.json().unwrap();
-    assert_eq!(status, 200, "{verdict:#}");
-    let check = verdict["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "answer-latency")
-        .unwrap_or_else(|| panic!("no answer-latency check: {verdict:#}"))
-        .clone();
-    let n = |side: &str| check[side]["n"].as_u64().unwrap_or(0);
-    (n("baseline"), n("canary"))
-}
-
-/// Polls `replica`'s gate (at most 30 s) until it counts every span of `spans`; never more.
-fn wait_until_counted(replica: &SlogateGuard, spans: &[(String, i64)], window: (i64, i64)) {
-    let expected = expected_counts(spans);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let counted = span_counts(&replica.url, window);
-        assert!(
-            counted.0 <= expected.0 && counted.1 <= expected.1,
-            "spans counted twice: {counted:?} of {expected:?}"
-        );
-        if counted == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after 30 s replica 1 counts {counted:?} of {expected:?} spans:\n{}",
-            replica.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }

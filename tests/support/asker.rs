@@ -306,3 +306,91 @@ fn span_export(service: &str, operation: &str, version: &str, end_ns: i64, n: i6
         }]}],
     }]})
 }
+
+/// The whole `width`-second span windows that hold `spans` (a minute at least: a gate's
+/// shortest window), unix seconds.
+pub fn span_window(spans: &[(String, i64)], width: i64) -> (i64, i64) {
+    assert!(!spans.is_empty(), "no span was accepted");
+    let secs = |ns: i64| ns.div_euclid(1_000_000_000);
+    let first = spans.iter().map(|s| secs(s.1)).min().unwrap();
+    let last = spans.iter().map(|s| secs(s.1)).max().unwrap();
+    let end = last.div_euclid(width) * width + width;
+    // No span was sent before the first.
+    ((first.div_euclid(width) * width).min(end - 60), end)
+}
+
+/// How the canary gate counts the spans sent: the span counts of one trace metric's check,
+/// baseline and canary, over a window.
+pub struct SpanCheck<'a> {
+    pub service: &'a str,
+    /// The trace metric's name in the service's canary profile.
+    pub metric: &'a str,
+    /// Baseline and canary versions.
+    pub versions: [&'a str; 2],
+    /// Unix seconds.
+    pub window: (i64, i64),
+}
+
+impl SpanCheck<'_> {
+    /// Spans sent of each version: (baseline, canary).
+    pub fn expected(&self, spans: &[(String, i64)]) -> (u64, u64) {
+        let of = |v: &str| spans.iter().filter(|s| s.0 == v).count() as u64;
+        (of(self.versions[0]), of(self.versions[1]))
+    }
+
+    /// The counts of the gate's check asked at `url`: (baseline, canary).
+    pub fn counts(&self, url: &str) -> (u64, u64) {
+        let (start, end) = self.window;
+        let body = json!({
+            "service": self.service,
+            "baseline": {"version": self.versions[0]},
+            "canary": {"version": self.versions[1]},
+            "window": {"start": start.to_string(), "end": end.to_string()},
+        });
+        let answer = Client::new()
+            .post(format!("{url}/api/v1/gates/canary"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = answer.status().as_u16();
+        let verdict: Value = answer.json().unwrap();
+        assert_eq!(status, 200, "{verdict:#}");
+        let check = verdict["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == self.metric)
+            .unwrap_or_else(|| panic!("no {} check: {verdict:#}", self.metric))
+            .clone();
+        let n = |side: &str| check[side]["n"].as_u64().unwrap_or(0);
+        (n("baseline"), n("canary"))
+    }
+
+    /// Polls `replica`'s gate (at most 30 s) until it counts every one of `spans`; never
+    /// more.
+    pub fn wait_until_counted(
+        &self,
+        replica: &super::slogate::SlogateGuard,
+        spans: &[(String, i64)],
+    ) {
+        let expected = self.expected(spans);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let counted = self.counts(&replica.url);
+            assert!(
+                counted.0 <= expected.0 && counted.1 <= expected.1,
+                "spans counted twice: {counted:?} of {expected:?}"
+            );
+            if counted == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after 30 s the replica counts {counted:?} of {expected:?} spans:\n{}",
+                replica.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
