@@ -1,9 +1,11 @@
 //! The default pacing against its targets, by seeded simulation of whole rollouts replayed
 //! through the gate and Argo's rules (tests/support/noise.rs): at a canary of 10% of 200
-//! requests/s with 1% errors, a 10x error regression fails within 2 minutes of the canary
-//! taking traffic, while an equal canary stays within the A/A goals (ever failed <= 1%, Argo
-//! Successful >= 95%). The 5-minute target for a 2x error regression is not met at
-//! this traffic (docs/statistics.md, "Pacing", says why): it is printed, not asserted.
+//! requests/s with 1% errors, a gross regression (10x errors, 10x latency) fails within 2
+//! minutes of the canary taking traffic, while an equal canary stays within the A/A goals (ever
+//! failed <= 1%, Argo Successful >= 95%). From the default noise prior the 5-minute
+//! target for a 2x error regression is not met (printed, not asserted); from the prior the
+//! calibration job measures it is, at 350 requests/s (asserted below; docs/statistics.md,
+//! "Pacing").
 //!
 //! `cargo test --release --test canary_pacing -- --nocapture` prints the table that
 //! `docs/statistics.md` ("Pacing") quotes.
@@ -27,8 +29,10 @@ fn stated_traffic(name: &'static str) -> Noise {
 /// that must be failed by then): `None` for regressions reported without a target.
 type Case = (&'static str, Kind, f64, f64, Option<usize>);
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     ("10x errors", Kind::Errors, 10.0, 1.0, Some(2)),
+    // A gross latency regression: ten times slower fails at the first paired minutes.
+    ("10x latency", Kind::Latency, 1.0, 10.0, Some(2)),
     // Not met (0.1% by minute 5): the evidence a doubling of 1% errors at 20 requests/s
     // brings in 5 minutes is not enough under the noise allowance; see docs/statistics.md.
     ("2x errors", Kind::Errors, 2.0, 1.0, None),
