@@ -92,7 +92,16 @@ impl SlogateGuard {
             std::fs::set_permissions(dir.path(), open).unwrap();
         }
         let config = dir.path().join("slogate.yaml");
-        std::fs::write(&config, &options.config).unwrap();
+        // Unless a test sets `calibration:` itself, its canary analyses start from the default
+        // noise prior: otherwise the calibration job, woken by the first canary verdict, would
+        // give the analyses that start after it finishes a measured prior, and which ones those
+        // are would depend on timing (tests/canary_time_to_fail.rs tests the measured prior).
+        let text = if options.config.contains("calibration:") {
+            options.config.clone()
+        } else {
+            format!("{}\ncalibration: {{measured_prior: false}}\n", options.config)
+        };
+        std::fs::write(&config, text).unwrap();
         let db = options
             .db
             .clone()
