@@ -85,6 +85,17 @@ fn readiness_turns_503_naming_the_database_when_it_goes_away_and_liveness_stays_
         "{ready:#}"
     );
     assert_eq!(ready["prometheus"], "answered", "{ready:#}");
+    // The history API says what failed, not where the database lives (the log has that).
+    let (status, answer) = slogate.get("/api/v1/verdicts");
+    assert_eq!(status, 503, "{answer:#}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the history cannot be read: the store did not answer"),
+        "{answer:#}"
+    );
+    for leak in ["postgres", "host=", "/tmp", "socket"] {
+        assert!(!message.contains(leak), "{leak} in {answer:#}");
+    }
     // Liveness asks nothing of the database: no restart for an outage a restart cannot cure.
     let (status, _) = slogate.get("/healthz");
     assert_eq!(status, 200);

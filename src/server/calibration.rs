@@ -172,7 +172,7 @@ pub(super) async fn services(
     let stored = tokio::task::spawn_blocking(move || store.calibrations())
         .await
         .map_err(|e| ApiError::unavailable(format!("the store reader stopped: {e}")))?
-        .map_err(|e| ApiError::unavailable(format!("the backtests cannot be read: {e}")))?;
+        .map_err(|e| ApiError::store("the backtests cannot be read", &e))?;
     let mut by_service: HashMap<String, StoredCalibration> =
         stored.into_iter().map(|c| (c.service.clone(), c)).collect();
     let catalog = state.catalog();

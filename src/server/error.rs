@@ -85,6 +85,15 @@ impl ApiError {
             field: None,
         }
     }
+
+    /// 503 for a store that could not serve `what`: the error itself (which names the database
+    /// file or server and the statement) goes to the log, the answer says only what failed.
+    pub fn store(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "{what}");
+        ApiError::unavailable(format!(
+            "{what}: the store did not answer (the reason is in slogate's log)"
+        ))
+    }
 }
 
 impl IntoResponse for ApiError {

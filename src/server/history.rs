@@ -45,7 +45,7 @@ pub async fn list(
         .map_err(|e| ApiError::unavailable(format!("the history reader stopped: {e}")))?
         .map_err(|e| match e {
             StoreError::BadCursor { .. } => ApiError::field("before", e.to_string()),
-            e => ApiError::unavailable(format!("the history cannot be read: {e}")),
+            e => ApiError::store("the history cannot be read", &e),
         })?;
     let next = (page.verdicts.len() == limit)
         .then_some(page.next)
@@ -76,7 +76,7 @@ pub(super) async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredVe
     tokio::task::spawn_blocking(move || store.get(&id))
         .await
         .map_err(|e| ApiError::unavailable(format!("the history reader stopped: {e}")))?
-        .map_err(|e| ApiError::unavailable(format!("the history cannot be read: {e}")))
+        .map_err(|e| ApiError::store("the history cannot be read", &e))
 }
 
 /// A list entry: the whole verdict (reasons included) without the inputs.

@@ -99,7 +99,10 @@ impl SlogateGuard {
         let text = if options.config.contains("calibration:") {
             options.config.clone()
         } else {
-            format!("{}\ncalibration: {{measured_prior: false}}\n", options.config)
+            format!(
+                "{}\ncalibration: {{measured_prior: false}}\n",
+                options.config
+            )
         };
         std::fs::write(&config, text).unwrap();
         let db = options

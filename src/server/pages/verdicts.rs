@@ -152,10 +152,7 @@ pub async fn page(
         })?
         .map_err(|e| match e {
             StoreError::BadCursor { .. } => PageError::bad_request("before", e.to_string()),
-            e => crate::server::error::ApiError::unavailable(format!(
-                "the history cannot be read: {e}"
-            ))
-            .into(),
+            e => crate::server::error::ApiError::store("the history cannot be read", &e).into(),
         })?;
     let next = (page.verdicts.len() == filter.limit)
         .then_some(page.next)
