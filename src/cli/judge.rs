@@ -282,10 +282,8 @@ fn replay(path: &Path, metric: &CanaryMetric, confidence: f64) -> anyhow::Result
         let mut judged = sequential::decide(metric, &s, fixed, look, alpha, judging);
         // As the gate: the absolute criteria bound all the looks so far, at α spent over them,
         // with the counts' dispersion as the rate-ratio test estimates it.
-        let mut level = absolute::Level::new(absolute::look_level(alpha, look), look as f64);
-        if let Some(sequential::Test::RateRatio(t)) = s.tests.first() {
-            level.dispersion = t.estimated_dispersion();
-        }
+        let level =
+            absolute::Level::of_analysis(absolute::look_level(alpha, look), look as f64, &s);
         judged.absolute = absolute::judge_criteria(metric, &so_far, level, true);
         absolute::remember_breaches(&mut judged.absolute, &mut s.breaches, look);
         let result = canary::judge(vec![judged], 100.0, 0.0);

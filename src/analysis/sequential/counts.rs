@@ -83,7 +83,7 @@ pub struct RateRatioTest {
     pub dispersion: f64,
     /// The σ² the estimate is shrunk towards: [`PRIOR_DISPERSION`], or the service's own
     /// noise as its calibration measured it ([`NoisePrior`]).
-    #[serde(default = "default_prior")]
+    #[serde(default)]
     pub prior: NoisePrior,
 }
 
@@ -97,12 +97,17 @@ pub struct NoisePrior {
     pub measured: Option<String>,
 }
 
-impl NoisePrior {
-    /// The default: each side's per-minute rate varying with a CV of 0.5.
-    pub fn default_prior() -> NoisePrior {
-        default_prior()
+/// The default: each side's per-minute rate varying with a CV of 0.5.
+impl Default for NoisePrior {
+    fn default() -> NoisePrior {
+        NoisePrior {
+            dispersion: PRIOR_DISPERSION,
+            measured: None,
+        }
     }
+}
 
+impl NoisePrior {
     /// A prior measured on the service's own history (`basis` says where, for the verdict),
     /// at least [`MEASURED_PRIOR_FLOOR`]. `None` when `dispersion` is not a finite number.
     pub fn measured(dispersion: f64, basis: String) -> Option<NoisePrior> {
@@ -113,18 +118,11 @@ impl NoisePrior {
     }
 }
 
-fn default_prior() -> NoisePrior {
-    NoisePrior {
-        dispersion: PRIOR_DISPERSION,
-        measured: None,
-    }
-}
-
 impl RateRatioTest {
     /// A test with no evidence yet (e-value 1), with the default noise prior. `tolerance`
     /// must be finite and positive.
     pub fn new(tolerance: f64, worse: Worse) -> RateRatioTest {
-        RateRatioTest::with_prior(tolerance, worse, default_prior())
+        RateRatioTest::with_prior(tolerance, worse, NoisePrior::default())
     }
 
     /// [`RateRatioTest::new`] with the dispersion estimate shrunk towards `prior`.

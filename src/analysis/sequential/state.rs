@@ -183,7 +183,7 @@ fn fresh_tests(metric: &CanaryMetric, events: bool, noise: Option<&NoisePrior>) 
         .into_iter()
         .map(|(worse, tolerance)| {
             if events {
-                let prior = noise.cloned().unwrap_or_else(NoisePrior::default_prior);
+                let prior = noise.cloned().unwrap_or_default();
                 Test::RateRatio(RateRatioTest::with_prior(tolerance, worse, prior))
             } else {
                 Test::Shift(ShiftTest::new(tolerance, worse))

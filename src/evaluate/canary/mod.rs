@@ -13,7 +13,7 @@ use futures::future::join_all;
 
 use crate::analysis::canary::absolute::{self, Level};
 use crate::analysis::canary::{self, CanaryJudgement, MetricData};
-use crate::analysis::sequential::{self, AnalysisState, Judging, MetricState, Test};
+use crate::analysis::sequential::{self, AnalysisState, Judging};
 use crate::source::prometheus::QuerySource;
 use crate::source::traces::SharedSpans;
 use crate::spec::CanaryProfile;
@@ -105,7 +105,7 @@ pub async fn evaluate_canary(
             let state = sequential::advance(None, m, &test_data, minutes, 1, alpha);
             let described = canary::judge_metric(m, &data, confidence);
             let mut judged = sequential::decide(m, &state, described, 1, alpha, Judging::Fixed);
-            let level = criteria_level(alpha, minutes, &state);
+            let level = Level::of_analysis(alpha, minutes, &state);
             judged.absolute = absolute::judge_criteria(m, &data, level, true);
             judged
         })
@@ -150,16 +150,6 @@ pub async fn evaluate_preview(
         })
         .collect();
     canary::judge_alone(&judged)
-}
-
-/// The absolute criteria's level over a window of `minutes`: the dispersion of counts is the
-/// rate-ratio test's estimate so far (its prior on a first look).
-fn criteria_level(alpha: f64, minutes: f64, state: &MetricState) -> Level {
-    let mut level = Level::new(alpha, minutes);
-    if let Some(Test::RateRatio(t)) = state.tests.first() {
-        level.dispersion = t.estimated_dispersion();
-    }
-    level
 }
 
 /// Fetches the descriptive data of the request's window and the test's data of `increment`
@@ -257,7 +247,7 @@ pub async fn evaluate_canary_sequential(
         // analysis's looks (`absolute::look_level`).
         let spent = absolute::look_level(alpha, look.max(1));
         let minutes = (request.end - request.start) as f64 / 60.0;
-        let level = criteria_level(spent, minutes, &metric_state);
+        let level = Level::of_analysis(spent, minutes, &metric_state);
         judged.absolute = absolute::judge_criteria(m, data, level, true);
         absolute::remember_breaches(&mut judged.absolute, &mut metric_state.breaches, look);
         judgements.push(judged);

@@ -33,7 +33,7 @@ use crate::numfmt::sig;
 use crate::spec::CanaryMetric;
 use crate::verdict::{Outcome, Side};
 
-use super::super::sequential::PRIOR_DISPERSION;
+use super::super::sequential::{MetricState, PRIOR_DISPERSION, Test};
 use super::{Classification, MetricData, MetricJudgement};
 
 /// What the criteria are judged at: the level, and the noise the data may carry.
@@ -59,6 +59,16 @@ impl Level {
             minutes,
             dispersion: PRIOR_DISPERSION,
         }
+    }
+
+    /// Level α over `minutes` for a metric of a sequential analysis: the dispersion of counts
+    /// is its rate-ratio test's estimate so far (the test's prior on a first look).
+    pub fn of_analysis(alpha: f64, minutes: f64, state: &MetricState) -> Level {
+        let mut level = Level::new(alpha, minutes);
+        if let Some(Test::RateRatio(t)) = state.tests.first() {
+            level.dispersion = t.estimated_dispersion();
+        }
+        level
     }
 
     /// The quasi-binomial variance inflation of `n` events at rate `p`: 1 + n·p·c²/(L·(1 − p)).
